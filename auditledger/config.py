@@ -1,0 +1,134 @@
+"""Settings shared by every auditledger process.
+
+Precedence, highest first: command-line flags, environment (AUDITLEDGER_*), a TOML file
+(--config or AUDITLEDGER_CONFIG), the running local stack's state file, then defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "AUDITLEDGER_"
+STACK_STATE_FILE = "stack.json"
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is unusable; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    events: str = "audit.events"
+    approvals: str = "audit.approvals"
+    ledger: str = "audit.ledger"
+    checkpoints: str = "audit.checkpoints"
+    deadletter: str = "audit.deadletter"
+    alerts: str = "audit.alerts"
+    siem: str = "audit.siem"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path(".stack").resolve())
+    kafka_bootstrap: str = ""
+    clickhouse_url: str = ""
+    clickhouse_database: str = "default"
+    partitions: int = 6
+    events_retention_hours: int = 24
+    log_origin: str = "auditledger.local/ledger"
+    checkpoint_every_records: int = 1000
+    checkpoint_every_ms: int = 1000
+    stream_batch_size: int = 1000
+    stream_batch_within_s: float = 0.2
+    sink_batch_size: int = 5000
+    topics: TopicNames = field(default_factory=TopicNames)
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    @property
+    def stack_state_path(self) -> Path:
+        return self.home / STACK_STATE_FILE
+
+
+_SCALAR_TYPES = {f.name: f.type for f in fields(Settings) if f.name != "topics"}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = _SCALAR_TYPES[name]
+    try:
+        if kind == "Path":
+            return Path(str(raw)).expanduser().resolve()
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r}: cannot use {raw!r} as {kind}") from exc
+
+
+def _from_mapping(data: dict[str, Any], source: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key == "topics":
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{source}: [topics] must be a table")
+            known = {f.name for f in fields(TopicNames)}
+            unknown = set(raw) - known
+            if unknown:
+                raise ConfigError(f"{source}: unknown topic keys {sorted(unknown)}; known: {sorted(known)}")
+            values["topics"] = TopicNames(**{k: str(v) for k, v in raw.items()})
+        elif key in _SCALAR_TYPES:
+            values[key] = _coerce(key, raw)
+        else:
+            raise ConfigError(f"{source}: unknown setting {key!r}; known: {sorted(_SCALAR_TYPES)}")
+    return values
+
+
+def load_settings(config_file: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from file, environment and, when up, the local stack's state."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    path = config_file or env.get(f"{ENV_PREFIX}CONFIG")
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            values.update(_from_mapping(tomllib.loads(text), str(path)))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from exc
+    for name in _SCALAR_TYPES:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw:
+            values[name] = _coerce(name, raw)
+    settings = Settings(**values)
+    return _fill_from_stack_state(settings)
+
+
+def _fill_from_stack_state(settings: Settings) -> Settings:
+    """Point clients at the local stack when nothing else says where the servers are."""
+    if settings.kafka_bootstrap and settings.clickhouse_url:
+        return settings
+    try:
+        state = json.loads(settings.stack_state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return settings
+    return replace(
+        settings,
+        kafka_bootstrap=settings.kafka_bootstrap or state.get("kafka_bootstrap", ""),
+        clickhouse_url=settings.clickhouse_url or state.get("clickhouse_url", ""),
+        partitions=int(state.get("partitions", settings.partitions)),
+    )
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment that hands these settings to a child process."""
+    env = {ENV_PREFIX + name.upper(): str(getattr(settings, name)) for name in _SCALAR_TYPES}
+    return {k: v for k, v in env.items() if v != ""}

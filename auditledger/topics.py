@@ -1,0 +1,56 @@
+"""The Kafka topics auditledger uses, with their partitioning and retention, and their creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from auditledger.config import Settings
+
+FOREVER = "-1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic; events and ledger share the partition count because shard = partition."""
+    t = settings.topics
+    n = settings.partitions
+    raw_retention = str(settings.events_retention_hours * 3600 * 1000)
+    return [
+        TopicSpec(t.events, n, {"retention.ms": raw_retention, "cleanup.policy": "delete"}),
+        TopicSpec(t.approvals, n, {"cleanup.policy": "compact"}),
+        TopicSpec(t.ledger, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
+        TopicSpec(t.checkpoints, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
+        TopicSpec(t.deadletter, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
+        TopicSpec(t.alerts, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
+        TopicSpec(t.siem, n, {"retention.ms": str(30 * 24 * 3600 * 1000), "cleanup.policy": "delete"}),
+    ]
+
+
+def ensure_topics(bootstrap: str, settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Create missing topics; returns the names created. A wrong partition count is an error."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = admin.list_topics(timeout=timeout_s).topics
+    wanted = topic_specs(settings)
+    for spec in wanted:
+        meta = existing.get(spec.name)
+        if meta is not None and len(meta.partitions) != spec.partitions:
+            raise RuntimeError(
+                f"topic {spec.name} has {len(meta.partitions)} partitions, want {spec.partitions}"
+            )
+    missing = [s for s in wanted if s.name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(s.name, s.partitions, 1, config=s.config) for s in missing], operation_timeout=timeout_s
+    )
+    for future in futures.values():
+        future.result(timeout=timeout_s)
+    return [s.name for s in missing]
