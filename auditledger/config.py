@@ -91,7 +91,9 @@ def _from_mapping(data: dict[str, Any], source: str) -> dict[str, Any]:
     return values
 
 
-def load_settings(config_file: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+def load_settings(
+    config_file: str | Path | None = None, environ: dict[str, str] | None = None, home: Path | None = None
+) -> Settings:
     """Build Settings from file, environment and, when up, the local stack's state."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = {}
@@ -108,6 +110,8 @@ def load_settings(config_file: str | Path | None = None, environ: dict[str, str]
         raw = env.get(ENV_PREFIX + name.upper())
         if raw:
             values[name] = _coerce(name, raw)
+    if home is not None:
+        values["home"] = Path(home).expanduser().resolve()
     settings = Settings(**values)
     return _fill_from_stack_state(settings)
 

@@ -42,9 +42,7 @@ def ensure_topics(bootstrap: str, settings: Settings, timeout_s: float = 30.0) -
     for spec in wanted:
         meta = existing.get(spec.name)
         if meta is not None and len(meta.partitions) != spec.partitions:
-            raise RuntimeError(
-                f"topic {spec.name} has {len(meta.partitions)} partitions, want {spec.partitions}"
-            )
+            raise RuntimeError(f"topic {spec.name} has {len(meta.partitions)} partitions, want {spec.partitions}")
     missing = [s for s in wanted if s.name not in existing]
     if not missing:
         return []

@@ -1,0 +1,203 @@
+"""`auditledger stack up|down|status`: Kafka, the ledger process and the stream worker on 127.0.0.1.
+
+Everything lives under one home folder: PID files, logs, Kafka's data, the ClickHouse store, and
+stack.json, which tells every client where the servers are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+
+from auditledger.config import Settings, settings_environment
+from auditledger.stack.kafka_broker import KafkaBroker, install_kafka
+from auditledger.stack.prerequisites import ensure_java_and_maven
+from auditledger.stack.processes import free_port, pid_alive, port_free, read_pid, stop_pid_file, tail
+from auditledger.topics import ensure_topics
+
+STREAM_GROUP = "auditledger-stream"
+
+
+class StackError(RuntimeError):
+    """A part of the local stack did not start; the message names it and its log."""
+
+
+class LocalStack:
+    def __init__(self, settings: Settings, log: Callable[[str], None] = print) -> None:
+        self.settings = settings
+        self.home = settings.home
+        self.log = log
+
+    # -- state ---------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.settings.stack_state_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        tmp = self.settings.stack_state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.rename(self.settings.stack_state_path)
+
+    def _port(self, state: dict[str, Any], name: str) -> int:
+        port = state.get(name)
+        return port if isinstance(port, int) and port_free(port) else free_port()
+
+    def pid_file(self, name: str) -> Path:
+        return self.home / f"{name}.pid"
+
+    def _alive(self, name: str) -> bool:
+        pid = read_pid(self.pid_file(name))
+        return pid is not None and pid_alive(pid)
+
+    # -- up --------------------------------------------------------------------------------------
+    def up(self) -> dict[str, Any]:
+        started = time.monotonic()
+        self.home.mkdir(parents=True, exist_ok=True)
+        state = self._state()
+        ensure_java_and_maven(self.log)
+        libs = install_kafka(log=self.log)
+        broker = self._broker(state, libs)
+        if not self._alive("kafka"):
+            if state.get("kafka_port") is not None and broker.port != state["kafka_port"]:
+                self.log(f"kafka port {state['kafka_port']} is taken; using {broker.port}")
+            broker.start()
+        broker.wait_ready()
+        state.update(kafka_port=broker.port, controller_port=broker.controller_port,
+                     kafka_bootstrap=broker.bootstrap, partitions=self.settings.partitions)  # fmt: skip
+        settings = replace(self.settings, kafka_bootstrap=broker.bootstrap)
+        created = ensure_topics(broker.bootstrap, settings)
+        if created:
+            self.log(f"created topics: {', '.join(created)}")
+        state["clickhouse_url"] = self._start_ledger(settings, state)
+        settings = replace(settings, clickhouse_url=state["clickhouse_url"])
+        self._save_state(state)
+        self.start_stream_worker(settings)
+        state["running"] = True
+        state["home"] = str(self.home)
+        self._save_state(state)
+        self.log(f"stack up in {time.monotonic() - started:.1f}s: kafka {broker.bootstrap}, "
+                 f"clickhouse {state['clickhouse_url']}, home {self.home}")  # fmt: skip
+        return self.status()
+
+    def _broker(self, state: dict[str, Any], libs: Path) -> KafkaBroker:
+        if self._alive("kafka"):
+            port, controller = state["kafka_port"], state["controller_port"]
+        else:
+            port, controller = self._port(state, "kafka_port"), self._port(state, "controller_port")
+        broker = KafkaBroker(self.home / "kafka", port, controller, libs)
+        broker.pid_file = self.pid_file("kafka")
+        broker.log_file = self.home / "kafka.log"
+        return broker
+
+    def _spawn(self, name: str, args: list[str], settings: Settings) -> int:
+        env = dict(os.environ, **settings_environment(settings))
+        with open(self.home / f"{name}.log", "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "auditledger.cli", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        self.pid_file(name).write_text(str(proc.pid))
+        return proc.pid
+
+    def _start_ledger(self, settings: Settings, state: dict[str, Any]) -> str:
+        if self._alive("ledger") and state.get("clickhouse_url") and _ping(state["clickhouse_url"]):
+            return state["clickhouse_url"]
+        port = self._port(state, "clickhouse_port")
+        ready = self.home / "ledger.ready"
+        ready.unlink(missing_ok=True)
+        self._spawn("ledger", ["ledger", "serve", "--port", str(port), "--ready-file", str(ready)], settings)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if not self._alive("ledger"):
+                raise StackError(f"ledger process exited; see {self.home / 'ledger.log'}:\n"
+                                 f"{tail(self.home / 'ledger.log')}")  # fmt: skip
+            if ready.exists():
+                url = json.loads(ready.read_text())["clickhouse_url"]
+                state["clickhouse_port"] = port
+                return url
+            time.sleep(0.2)
+        raise StackError(f"ledger process not ready after 90s; see {self.home / 'ledger.log'}")
+
+    def start_stream_worker(self, settings: Settings | None = None, timeout_s: float = 90.0) -> int:
+        """Start the Faust worker (if not running) and wait until it has joined its consumer group."""
+        settings = settings or self._client_settings()
+        if self._alive("stream"):
+            return read_pid(self.pid_file("stream")) or 0
+        pid = self._spawn("stream", ["stream", "run"], settings)
+        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                raise StackError(f"stream worker exited; see {self.home / 'stream.log'}:\n"
+                                 f"{tail(self.home / 'stream.log')}")  # fmt: skip
+            if _group_stable(admin, STREAM_GROUP):
+                return pid
+            time.sleep(0.3)
+        raise StackError(f"stream worker did not join its group in {timeout_s:.0f}s; see {self.home / 'stream.log'}")
+
+    def _client_settings(self) -> Settings:
+        state = self._state()
+        return replace(self.settings, kafka_bootstrap=state.get("kafka_bootstrap", ""),
+                       clickhouse_url=state.get("clickhouse_url", ""))  # fmt: skip
+
+    # -- down / status -----------------------------------------------------------------------------
+    def stop_stream_worker(self) -> bool:
+        return stop_pid_file(self.pid_file("stream"))
+
+    def down(self) -> list[str]:
+        """Stop what `up` started, newest first, by PID; data stays for the next `up`."""
+        stopped = [name for name in ("stream", "ledger", "kafka") if stop_pid_file(self.pid_file(name))]
+        state = self._state()
+        if state:
+            state["running"] = False
+            self._save_state(state)
+        return stopped
+
+    def status(self) -> dict[str, Any]:
+        state = self._state()
+        processes = {name: self._alive(name) for name in ("kafka", "ledger", "stream")}
+        return {
+            "kafka_bootstrap": state.get("kafka_bootstrap", ""),
+            "clickhouse_url": state.get("clickhouse_url", ""),
+            "running": all(processes.values()),
+            "processes": {
+                name: {"running": alive, "pid": read_pid(self.pid_file(name)), "log": str(self.home / f"{name}.log")}
+                for name, alive in processes.items()
+            },
+            "home": str(self.home),
+            "partitions": state.get("partitions", self.settings.partitions),
+        }
+
+
+def _ping(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/ping", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _group_stable(admin: AdminClient, group: str) -> bool:
+    try:
+        futures = admin.describe_consumer_groups([group], request_timeout=5)
+        description = futures[group].result(timeout=5)
+    except Exception:
+        return False
+    return str(description.state).endswith("STABLE") and len(description.members) > 0

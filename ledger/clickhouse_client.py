@@ -1,0 +1,32 @@
+"""Opening a clickhouse-connect HTTP client from a URL, as against any ClickHouse server."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+
+
+class StoreUnreachableError(RuntimeError):
+    """The ClickHouse store did not answer; verification cannot run (exit 2, not 'failed')."""
+
+
+def connect(url: str, database: str = "default", **kwargs: Any) -> Any:
+    if not url:
+        raise StoreUnreachableError(
+            "no ClickHouse URL: start the stack (auditledger stack up) or set AUDITLEDGER_CLICKHOUSE_URL"
+        )
+    parsed = urlparse(url)
+    try:
+        return clickhouse_connect.get_client(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 8123,
+            username=parsed.username or "default",
+            password=parsed.password or "",
+            secure=parsed.scheme == "https",
+            database=database,
+            **kwargs,
+        )
+    except Exception as exc:
+        raise StoreUnreachableError(f"ClickHouse at {parsed.hostname}:{parsed.port} did not answer: {exc}") from exc

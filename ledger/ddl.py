@@ -1,0 +1,111 @@
+"""ClickHouse tables and views of the ledger: the one place their DDL lives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LEDGER_RECORDS = """
+CREATE TABLE IF NOT EXISTS ledger_records
+(
+    shard            UInt32,
+    seq              UInt64,
+    leaf_hash        FixedString(32),
+    prev_leaf_hash   FixedString(32),
+    source_offset    UInt64,
+    sequenced_at     DateTime64(6, 'UTC'),
+    event_id         UUID,
+    tenant           LowCardinality(String),
+    occurred_at      DateTime64(6, 'UTC'),
+    actor_subject    String,
+    actor_issuer     String,
+    actor_groups     Array(String),
+    actor_kind       LowCardinality(String),
+    action_type      LowCardinality(String),
+    action_name      String,
+    target_kind      LowCardinality(String),
+    target_name      String,
+    prompt           String,
+    parameters       String,
+    tool_arguments   String,
+    query            String,
+    response         String,
+    attributes       Map(String, String),
+    outcome_status   LowCardinality(String),
+    outcome_error    String,
+    source_service   LowCardinality(String),
+    source_host      String,
+    source_ip        String,
+    session_id       String,
+    run_id           String,
+    parent_run_id    String,
+    graph_node       String,
+    trace_id         String,
+    entry            String COMMENT 'the exact bytes the leaf hash commits to',
+    INDEX idx_session session_id TYPE bloom_filter GRANULARITY 4,
+    INDEX idx_actor actor_subject TYPE bloom_filter GRANULARITY 4,
+    INDEX idx_event event_id TYPE bloom_filter GRANULARITY 4
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (tenant, occurred_at, session_id)
+"""
+
+LEDGER_CHECKPOINTS = """
+CREATE TABLE IF NOT EXISTS ledger_checkpoints
+(
+    shard               UInt32,
+    tree_size           UInt64,
+    root_hash           FixedString(32),
+    origin              String,
+    note                String,
+    created_at          DateTime64(6, 'UTC'),
+    last_source_offset  Int64,
+    checkpoint          String COMMENT 'the Checkpoint message as published'
+)
+ENGINE = MergeTree
+ORDER BY (shard, tree_size)
+"""
+
+VIEWS = (
+    """
+    CREATE VIEW IF NOT EXISTS ledger_sessions AS
+    SELECT tenant, session_id, min(occurred_at) AS started_at, max(occurred_at) AS ended_at,
+           count() AS events, groupUniqArray(actor_subject) AS actors,
+           countIf(action_type = 'llm.request') AS llm_calls, countIf(action_type = 'tool.call') AS tool_calls,
+           countIf(outcome_status != 'success') AS not_successful
+    FROM ledger_records GROUP BY tenant, session_id
+    """,
+    """
+    CREATE VIEW IF NOT EXISTS ledger_llm_calls AS
+    SELECT tenant, occurred_at, session_id, run_id, actor_subject, action_name AS model, prompt, parameters,
+           response, outcome_status, shard, seq
+    FROM ledger_records WHERE action_type IN ('llm.request', 'llm.response')
+    """,
+    """
+    CREATE VIEW IF NOT EXISTS ledger_tool_calls AS
+    SELECT tenant, occurred_at, session_id, run_id, actor_subject, action_name AS tool, tool_arguments,
+           response, outcome_status, outcome_error, shard, seq
+    FROM ledger_records WHERE action_type IN ('tool.call', 'tool.result', 'db.query')
+    """,
+)
+
+RECORD_COLUMNS: tuple[str, ...] = (
+    "shard", "seq", "leaf_hash", "prev_leaf_hash", "source_offset", "sequenced_at", "event_id", "tenant",
+    "occurred_at", "actor_subject", "actor_issuer", "actor_groups", "actor_kind", "action_type", "action_name",
+    "target_kind", "target_name", "prompt", "parameters", "tool_arguments", "query", "response", "attributes",
+    "outcome_status", "outcome_error", "source_service", "source_host", "source_ip", "session_id", "run_id",
+    "parent_run_id", "graph_node", "trace_id", "entry",
+)  # fmt: skip
+
+CHECKPOINT_COLUMNS: tuple[str, ...] = (
+    "shard", "tree_size", "root_hash", "origin", "note", "created_at", "last_source_offset", "checkpoint",
+)  # fmt: skip
+
+BINARY_COLUMNS = {"leaf_hash": "bytes", "prev_leaf_hash": "bytes", "entry": "bytes", "root_hash": "bytes",
+                  "checkpoint": "bytes"}  # fmt: skip
+
+
+def ensure_schema(client: Any) -> None:
+    """Create tables and views if absent (idempotent; run by the process that owns the store)."""
+    for statement in (LEDGER_RECORDS, LEDGER_CHECKPOINTS, *VIEWS):
+        client.command(statement)

@@ -1,0 +1,56 @@
+"""The bytes a ledger leaf commits to.
+
+entry  = Avro single-object encoding of a LedgerEntry (C3 01 || CRC-64-AVRO fingerprint || body)
+leaf   = SHA-256(0x00 || entry)                       (RFC 6962 leaf hash)
+chain  = entry.prev_leaf_hash is the leaf of seq - 1, ZERO_HASH for seq 0
+
+Storing and hashing these exact bytes (never a re-encoding) lets any reader recompute the leaf.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ledger.merkle import leaf_hash
+from schemas import SchemaStore
+
+ZERO_HASH = bytes(32)
+
+
+def encode_entry(
+    store: SchemaStore,
+    *,
+    shard: int,
+    seq: int,
+    source_offset: int,
+    sequenced_at: datetime,
+    prev_leaf_hash: bytes,
+    event: Mapping[str, Any],
+) -> bytes:
+    return store.encode(
+        "LedgerEntry",
+        {
+            "shard": shard,
+            "seq": seq,
+            "source_offset": source_offset,
+            "sequenced_at": sequenced_at,
+            "prev_leaf_hash": prev_leaf_hash,
+            "event": event,
+        },
+    )
+
+
+def entry_leaf_hash(entry: bytes) -> bytes:
+    return leaf_hash(entry)
+
+
+def checkpoint_note_body(origin: str, tree_size: int, root_hash: bytes) -> str:
+    """The C2SP tlog-checkpoint body: origin, decimal size, base64 root, each ending in a newline."""
+    return f"{origin}\n{tree_size}\n{base64.b64encode(root_hash).decode()}\n"
+
+
+def shard_origin(log_origin: str, shard: int) -> str:
+    return f"{log_origin}/shard/{shard}"

@@ -1,0 +1,80 @@
+"""From a ledger record to its ClickHouse row: used by the sink to write and by the verifier to re-derive.
+
+Because both sides call the same function, any column an analyst reads can be checked against the
+hashed entry bytes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.ddl import RECORD_COLUMNS
+
+
+def record_row(record: Mapping[str, Any], entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Row values in RECORD_COLUMNS order; None text becomes ''."""
+    e = entry["event"]
+    actor, action, target, payload = e["actor"], e["action"], e["target"], e["payload"]
+    outcome, source, corr = e["outcome"], e["source"], e["correlation"]
+    return (
+        record["shard"],
+        record["seq"],
+        bytes(record["leaf_hash"]),
+        bytes(entry["prev_leaf_hash"]),
+        entry["source_offset"],
+        entry["sequenced_at"],
+        e["event_id"] if isinstance(e["event_id"], uuid.UUID) else uuid.UUID(str(e["event_id"])),
+        e["tenant"],
+        e["occurred_at"],
+        actor["subject"],
+        actor["issuer"] or "",
+        list(actor["groups"]),
+        actor["kind"],
+        action["type"],
+        action["name"] or "",
+        target["kind"] or "",
+        target["name"] or "",
+        payload["prompt"] or "",
+        payload["parameters"] or "",
+        payload["tool_arguments"] or "",
+        payload["query"] or "",
+        payload["response"] or "",
+        dict(payload["attributes"]),
+        outcome["status"],
+        outcome["error"] or "",
+        source["service"],
+        source["host"] or "",
+        source["ip"] or "",
+        corr["session_id"],
+        corr["run_id"] or "",
+        corr["parent_run_id"] or "",
+        corr["graph_node"] or "",
+        corr["trace_id"] or "",
+        bytes(record["entry"]),
+    )
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return round(value.timestamp() * 1_000_000)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _comparable(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_comparable(v) for v in value)
+    return value
+
+
+def differing_columns(stored: Sequence[Any], derived: Sequence[Any]) -> list[str]:
+    """Names of the columns whose stored value differs from the one derived from the entry."""
+    return [
+        name for name, a, b in zip(RECORD_COLUMNS, stored, derived, strict=True) if _comparable(a) != _comparable(b)
+    ]

@@ -1,0 +1,59 @@
+"""One error type per failed verification check, each naming the shard and seq where it was found."""
+
+from __future__ import annotations
+
+
+class VerificationError(Exception):
+    """Base of every failed check. `kind` is the stable name scripts and --json read."""
+
+    kind = "problem"
+
+    def __init__(self, shard: int, seq: int | None, detail: str) -> None:
+        super().__init__(f"shard {shard} seq {seq}: {self.kind}: {detail}")
+        self.shard = shard
+        self.seq = seq
+        self.detail = detail
+
+    def diagnostics(self) -> str:
+        where = f"shard {self.shard}" + (f", seq {self.seq}" if self.seq is not None else "")
+        return f"{where}: {self.kind} — {self.detail}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"shard": self.shard, "seq": self.seq, "kind": self.kind, "detail": self.detail}
+
+
+class MissingRecordError(VerificationError):
+    """A seq in 0..n-1 (or below a published tree size) has no record."""
+
+    kind = "missing"
+
+
+class DuplicatedRecordError(VerificationError):
+    """More than one record claims the same (shard, seq)."""
+
+    kind = "duplicated"
+
+
+class ModifiedRecordError(VerificationError):
+    """The stored entry does not hash to its leaf, does not decode, or a column differs from the entry."""
+
+    kind = "modified"
+
+
+class ReorderedRecordError(VerificationError):
+    """A record sits at a position it was not written at: its entry names another seq or shard,
+    or its link to the previous leaf is broken."""
+
+    kind = "reordered"
+
+
+class RootMismatchError(VerificationError):
+    """The Merkle root recomputed from the stored leaves differs from the root the stream published."""
+
+    kind = "root_mismatch"
+
+
+class MalformedCheckpointError(VerificationError):
+    """A stored checkpoint does not decode or disagrees with its own columns."""
+
+    kind = "malformed_checkpoint"

@@ -1,0 +1,120 @@
+"""Publishing audit events to Kafka so that no delivery failure can go unnoticed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from producers.event_json import event_from_json
+from schemas import SchemaStore
+
+DEFAULT_TOPIC = "audit.events"
+
+
+class DeliveryError(RuntimeError):
+    """Some events were not confirmed by the broker; `failures` lists (event_id, reason)."""
+
+    def __init__(self, failures: list[tuple[str, str]], pending: int = 0) -> None:
+        self.failures = failures
+        self.pending = pending
+        parts = [f"{len(failures)} event(s) not delivered"]
+        if pending:
+            parts.append(f"{pending} still unconfirmed at timeout")
+        if failures:
+            parts.append("first: " + "; ".join(f"{eid}: {why}" for eid, why in failures[:3]))
+        super().__init__(", ".join(parts))
+
+
+@dataclass(frozen=True)
+class Delivered:
+    event_id: str
+    partition: int
+    offset: int
+
+
+class AuditEmitter:
+    """Idempotent, acks=all producer of AuditEvents keyed by session id (one session stays in order).
+
+    `emit` queues; `flush` waits for every confirmation and raises DeliveryError if any failed.
+    Used as a context manager, leaving the block flushes, so a failure cannot pass silently.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str = DEFAULT_TOPIC,
+        store: SchemaStore | None = None,
+        extra_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.topic = topic
+        self._store = store or SchemaStore()
+        config = {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "partitioner": "murmur2_random",
+            "linger.ms": 5,
+            "message.timeout.ms": 60000,
+            "compression.type": "lz4",
+        }
+        config.update(extra_config or {})
+        self._producer = Producer(config)
+        self._lock = threading.Lock()
+        self._failures: list[tuple[str, str]] = []
+        self._delivered: list[Delivered] = []
+        self._pending = 0
+
+    def _on_delivery(self, event_id: str):
+        def report(err: KafkaError | None, msg: Message) -> None:
+            with self._lock:
+                self._pending -= 1
+                if err is not None:
+                    self._failures.append((event_id, err.str()))
+                else:
+                    self._delivered.append(Delivered(event_id, msg.partition(), msg.offset()))
+
+        return report
+
+    def emit(self, event: Mapping[str, Any]) -> str:
+        """Queue one event (JSON form, see producers.event_json); returns its event id."""
+        datum = event_from_json(event)
+        return self.emit_datum(datum)
+
+    def emit_datum(self, datum: Mapping[str, Any]) -> str:
+        value = self._store.encode("AuditEvent", datum)
+        event_id = str(datum["event_id"])
+        key = datum["correlation"]["session_id"].encode()
+        with self._lock:
+            self._pending += 1
+        while True:
+            try:
+                self._producer.produce(self.topic, value=value, key=key, on_delivery=self._on_delivery(event_id))
+                break
+            except BufferError:  # local queue full: serve callbacks and retry
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+        return event_id
+
+    def flush(self, timeout_s: float = 60.0) -> list[Delivered]:
+        """Wait for every confirmation; return what was delivered since the last flush, or raise."""
+        remaining = self._producer.flush(timeout_s)
+        with self._lock:
+            failures, self._failures = self._failures, []
+            delivered, self._delivered = self._delivered, []
+            pending = max(remaining, self._pending)
+        if failures or pending:
+            raise DeliveryError(failures, pending)
+        return delivered
+
+    def __enter__(self) -> AuditEmitter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.flush()
+        else:
+            self._producer.flush(10)

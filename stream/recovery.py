@@ -1,0 +1,115 @@
+"""Rebuilding a shard's writer state from the tail of its own output, not from Faust's bookkeeping.
+
+The shard's last committed checkpoint gives the frontier, last leaf and last consumed input offset;
+ledger records after it (if a crash left any) are folded in. Reads are read_committed, so an aborted
+transaction of a dead worker leaves no trace here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from schemas import SchemaStore
+from stream.shard_chain import ShardChain
+
+TAIL_WINDOW = 64
+
+
+class RecoveryError(RuntimeError):
+    """The shard's output could not be read or does not add up; the writer must not start."""
+
+
+def _consumer(bootstrap: str, extra: dict | None = None) -> Consumer:
+    config = {
+        "bootstrap.servers": bootstrap,
+        "group.id": "auditledger-recovery",
+        "enable.auto.commit": False,
+        "isolation.level": "read_committed",
+        "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",
+    }
+    config.update(extra or {})
+    return Consumer(config)
+
+
+def _read_from(consumer: Consumer, topic: str, partition: int, start: int, timeout_s: float) -> Iterator[bytes]:
+    """Yield values from `start` to the end of committed data of one partition."""
+    consumer.assign([TopicPartition(topic, partition, start)])
+    while True:
+        msg = consumer.poll(timeout_s)
+        if msg is None:
+            raise RecoveryError(f"{topic}[{partition}]: no answer within {timeout_s}s while reading the tail")
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                return
+            raise RecoveryError(f"{topic}[{partition}]: {err.str()}")
+        yield msg.value()
+
+
+class ShardRecovery:
+    """Callable that recovers a ShardChain for a shard; one Kafka consumer reused across shards."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        ledger_topic: str,
+        checkpoints_topic: str,
+        store: SchemaStore,
+        timeout_s: float = 30.0,
+        consumer_config: dict | None = None,
+    ) -> None:
+        self._consumer = _consumer(bootstrap, consumer_config)
+        self._ledger = ledger_topic
+        self._checkpoints = checkpoints_topic
+        self._store = store
+        self._timeout = timeout_s
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def _bounds(self, topic: str, shard: int) -> tuple[int, int]:
+        return self._consumer.get_watermark_offsets(TopicPartition(topic, shard), timeout=self._timeout)
+
+    def last_checkpoint(self, shard: int) -> dict | None:
+        low, high = self._bounds(self._checkpoints, shard)
+        window = TAIL_WINDOW
+        while True:
+            start = max(low, high - window)
+            last = None
+            for value in _read_from(self._consumer, self._checkpoints, shard, start, self._timeout):
+                last = self._store.decode(value, reader="Checkpoint")
+            if last is not None or start == low:
+                return last
+            window *= 4
+
+    def records_from(self, shard: int, first_seq: int) -> list[tuple[int, bytes, int]]:
+        """(seq, leaf, source_offset) of every committed record with seq >= first_seq, in order."""
+        low, high = self._bounds(self._ledger, shard)
+        window = TAIL_WINDOW
+        while True:
+            start = low if first_seq == 0 else max(low, high - window)
+            found: list[tuple[int, bytes, int]] = []
+            earliest_seen = None
+            for value in _read_from(self._consumer, self._ledger, shard, start, self._timeout):
+                record = self._store.decode(value, reader="LedgerRecord")
+                if earliest_seen is None:
+                    earliest_seen = record["seq"]
+                if record["seq"] >= first_seq:
+                    entry = self._store.decode(record["entry"], reader="LedgerEntry")
+                    found.append((record["seq"], record["leaf_hash"], entry["source_offset"]))
+            if start == low or earliest_seen is None or earliest_seen <= first_seq:
+                return found
+            window *= 4
+
+    def __call__(self, shard: int) -> ShardChain:
+        checkpoint = self.last_checkpoint(shard)
+        chain = ShardChain.from_checkpoint(checkpoint) if checkpoint else ShardChain(shard=shard)
+        for seq, leaf, source_offset in self.records_from(shard, chain.next_seq):
+            chain.replay_written(seq, leaf, source_offset)
+        return chain
+
+
+__all__ = ["OFFSET_BEGINNING", "RecoveryError", "ShardRecovery"]

@@ -1,0 +1,132 @@
+"""The ledger's batch step: raw events in, ledger records, dead letters and checkpoints out.
+
+Pure apart from the `recover` callable it is given, so the same code runs under Faust, in tests
+and in benchmarks. Each output names the topic role and the partition (= shard) it must go to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from schemas import SchemaStore
+from stream.shard_chain import ShardChain
+from stream.validation import RejectedEvent, decode_event
+
+OutputRole = Literal["ledger", "deadletter", "checkpoints"]
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Output:
+    role: OutputRole
+    partition: int
+    value: bytes
+
+
+@dataclass
+class BatchResult:
+    outputs: list[Output]
+    appended: int = 0
+    dead_lettered: int = 0
+    skipped_redelivered: int = 0
+
+
+class LedgerSequencer:
+    """Holds the chains of the shards this worker owns; `recover(shard)` rebuilds one from Kafka."""
+
+    def __init__(
+        self,
+        store: SchemaStore,
+        recover: Callable[[int], ShardChain],
+        log_origin: str,
+        source_topic: str,
+        checkpoint_every_records: int = 1000,
+        checkpoint_every_ms: int = 1000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._recover = recover
+        self._origin = log_origin
+        self._source_topic = source_topic
+        self._every_records = checkpoint_every_records
+        self._every_ms = checkpoint_every_ms
+        self._clock = clock
+        self._monotonic = monotonic
+        self._chains: dict[int, ShardChain] = {}
+
+    def forget_all(self) -> None:
+        """After a rebalance another worker may have written; the next batch recovers again."""
+        self._chains.clear()
+
+    def missing_shards(self, partitions: Iterable[int]) -> set[int]:
+        return {p for p in partitions if p not in self._chains}
+
+    def ensure_shard(self, shard: int) -> ShardChain:
+        chain = self._chains.get(shard)
+        if chain is None:
+            chain = self._recover(shard)
+            chain.last_checkpoint_at = self._monotonic()
+            self._chains[shard] = chain
+        return chain
+
+    def chain(self, shard: int) -> ShardChain:
+        return self._chains[shard]
+
+    def process(self, batch: Iterable[RawEvent], idle: bool) -> BatchResult:
+        """Sequence a batch; `idle` (the batch was not full) anchors every open tail with a checkpoint."""
+        result = BatchResult(outputs=[])
+        now = self._clock()
+        touched: set[int] = set()
+        for raw in batch:
+            chain = self.ensure_shard(raw.partition)
+            if chain.already_consumed(raw.offset):
+                result.skipped_redelivered += 1
+                continue
+            touched.add(raw.partition)
+            try:
+                event = decode_event(self._store, raw.value, now)
+            except RejectedEvent as rejected:
+                result.outputs.append(Output("deadletter", raw.partition, self._dead_letter(raw, rejected, now)))
+                chain.consume_without_entry(raw.offset)
+                result.dead_lettered += 1
+                continue
+            _, _, record = chain.append(self._store, event, raw.offset, now)
+            result.outputs.append(Output("ledger", raw.partition, record))
+            result.appended += 1
+        result.outputs.extend(self.due_checkpoints(touched, idle, now))
+        return result
+
+    def due_checkpoints(self, shards: Iterable[int], idle: bool, now: datetime | None = None) -> list[Output]:
+        now = now or self._clock()
+        now_s = self._monotonic()
+        outputs = []
+        for shard in sorted(shards):
+            chain = self._chains[shard]
+            if chain.checkpoint_due(now_s, self._every_records, self._every_ms, idle):
+                outputs.append(Output("checkpoints", shard, chain.checkpoint(self._store, self._origin, now, now_s)))
+        return outputs
+
+    def _dead_letter(self, raw: RawEvent, rejected: RejectedEvent, now: datetime) -> bytes:
+        return self._store.encode(
+            "DeadLetter",
+            {
+                "reason": rejected.rejection.reason,
+                "error_kind": rejected.rejection.kind,
+                "source_topic": self._source_topic,
+                "source_partition": raw.partition,
+                "source_offset": raw.offset,
+                "received_at": now,
+                "original": raw.value or b"",
+            },
+        )

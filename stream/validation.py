@@ -1,0 +1,96 @@
+"""Accepting or refusing a raw message from audit.events, with a reason a person can act on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas import DecodeError, FramingError, SchemaStore, UnknownSchemaError
+
+ACTION_TYPES = frozenset(
+    {
+        "llm.request",
+        "llm.response",
+        "tool.call",
+        "tool.result",
+        "db.query",
+        "chain.start",
+        "chain.end",
+        "node.start",
+        "node.end",
+        "retriever.query",
+        "retriever.result",
+        "agent.action",
+        "agent.finish",
+        "approval.request",
+        "approval.decision",
+    }
+)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CLOCK_SKEW = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    kind: str  # undecodable | unknown_schema | invalid
+    reason: str
+
+
+class RejectedEvent(Exception):
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.reason)
+        self.rejection = rejection
+
+
+def decode_event(store: SchemaStore, raw: bytes | None, now: datetime) -> dict[str, Any]:
+    """Decode and check one raw message; raises RejectedEvent with the first problem found."""
+    if not raw:
+        raise RejectedEvent(Rejection("undecodable", "empty message"))
+    try:
+        event = store.decode(raw, reader="AuditEvent")
+    except FramingError as exc:
+        raise RejectedEvent(Rejection("undecodable", f"not single-object Avro: {exc}")) from None
+    except UnknownSchemaError as exc:
+        raise RejectedEvent(Rejection("unknown_schema", str(exc))) from None
+    except DecodeError as exc:
+        raise RejectedEvent(Rejection("undecodable", str(exc))) from None
+    problem = event_problem(event, now)
+    if problem:
+        raise RejectedEvent(Rejection("invalid", problem))
+    return event
+
+
+def event_problem(event: dict[str, Any], now: datetime) -> str | None:
+    """The first semantic problem with a decoded event, or None. Never echoes field values."""
+    for path, value in (
+        ("tenant", event["tenant"]),
+        ("actor.subject", event["actor"]["subject"]),
+        ("source.service", event["source"]["service"]),
+        ("correlation.session_id", event["correlation"]["session_id"]),
+    ):
+        if not value.strip():
+            return f"{path} is empty"
+    action_type = event["action"]["type"]
+    if action_type not in ACTION_TYPES:
+        return f"action.type is not a known action type ({len(action_type)} chars); known: {sorted(ACTION_TYPES)}"
+    occurred = event["occurred_at"]
+    if occurred < EARLIEST:
+        return f"occurred_at {occurred.isoformat()} is before {EARLIEST.date()}"
+    if occurred > now + MAX_CLOCK_SKEW:
+        return f"occurred_at {occurred.isoformat()} is more than {MAX_CLOCK_SKEW} ahead of the stream's clock"
+    parameters = event["payload"]["parameters"]
+    if parameters is not None:
+        try:
+            if not isinstance(json.loads(parameters), dict):
+                return "payload.parameters is JSON but not an object"
+        except ValueError:
+            return "payload.parameters is not valid JSON"
+    arguments = event["payload"]["tool_arguments"]
+    if arguments is not None:
+        try:
+            json.loads(arguments)
+        except ValueError:
+            return "payload.tool_arguments is not valid JSON"
+    return None
