@@ -44,14 +44,15 @@ class Schema:
 
 def schema_from_json(definition: Mapping[str, Any] | str, named: dict[str, Any] | None = None) -> Schema:
     """Parse a schema definition; `named` resolves references to types parsed earlier."""
-    raw = json.loads(definition) if isinstance(definition, str) else dict(definition)
+    raw: Any = json.loads(definition) if isinstance(definition, str) else dict(definition)
     named_copy = dict(named or {})
     parsed = parse_schema(raw, named_schemas=named_copy)
     expanded = fastavro.schema.expand_schema(parsed)
     if named is not None:
         named.update(named_copy)
     fp = bytes.fromhex(avro_fingerprint(to_parsing_canonical_form(expanded), "CRC-64-AVRO"))
-    return Schema(name=raw.get("name", ""), parsed=parsed, fingerprint=fp)
+    name = raw.get("name", "") if isinstance(raw, dict) else str(raw)
+    return Schema(name=name, parsed=parsed, fingerprint=fp)
 
 
 def load_project_schemas() -> dict[str, Schema]:
