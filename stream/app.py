@@ -23,4 +23,7 @@ app = faust.App(
     producer_max_batch_size=1024 * 1024,
     producer_max_request_size=16 * 1024 * 1024,
     broker_commit_every=settings.stream_batch_size,
+    # A killed worker's partitions move to its successor after this, not after Faust's 60 s default.
+    broker_session_timeout=10.0,
+    broker_heartbeat_interval=1.0,
 )
