@@ -55,11 +55,22 @@ def _run_stack(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ledger_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("ledger", help="run the ledger process (store owner, sink, query interface)")
-    p.add_argument("action", choices=["serve"])
+    p = subparsers.add_parser("ledger", help="run the ledger process (store owner, sink, query interface)",
+                              description="serve: the embedded default (chDB store + sink + ClickHouse HTTP "
+                              "interface on 127.0.0.1). sink: only the sink, against a ClickHouse server at "
+                              "AUDITLEDGER_CLICKHOUSE_URL (production).")  # fmt: skip
+    p.add_argument("action", choices=["serve", "sink"])
     p.add_argument("--port", type=int, default=0, help="HTTP port of the ClickHouse query interface (0 = any free)")
     p.add_argument("--ready-file", type=Path, help="write {clickhouse_url, pid} here once serving")
-    p.set_defaults(run=lambda a, s: __import__("ledger.server").server.serve(s, a.port, a.ready_file))
+    p.set_defaults(run=_run_ledger)
+
+
+def _run_ledger(args: argparse.Namespace, settings: Settings) -> int:
+    from ledger import server
+
+    if args.action == "sink":
+        return server.sink_only(settings)
+    return server.serve(settings, args.port, args.ready_file)
 
 
 def _stream_parser(subparsers: Any) -> None:

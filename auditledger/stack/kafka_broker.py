@@ -148,7 +148,9 @@ class KafkaBroker:
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Wait until a metadata request succeeds and the broker lists itself."""
         deadline = time.monotonic() + timeout_s
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.connection.setup.timeout.ms": 2000})
+        admin = AdminClient(
+            {"bootstrap.servers": self.bootstrap, "log_level": 0, "socket.connection.setup.timeout.ms": 2000}
+        )
         last = ""
         while time.monotonic() < deadline:
             pid = read_pid(self.pid_file)

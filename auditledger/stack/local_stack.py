@@ -141,7 +141,7 @@ class LocalStack:
         if self._alive("stream"):
             return read_pid(self.pid_file("stream")) or 0
         pid = self._spawn("stream", ["stream", "run"], settings)
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 3})
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not pid_alive(pid):
