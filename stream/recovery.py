@@ -7,9 +7,10 @@ transaction of a dead worker leaves no trace here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from schemas import SchemaStore
 from stream.shard_chain import ShardChain
@@ -29,24 +30,44 @@ def _consumer(bootstrap: str, extra: dict | None = None) -> Consumer:
         "isolation.level": "read_committed",
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",
+        "fetch.wait.max.ms": 10,
     }
     config.update(extra or {})
     return Consumer(config)
 
 
 def _read_from(consumer: Consumer, topic: str, partition: int, start: int, timeout_s: float) -> Iterator[bytes]:
-    """Yield values from `start` to the end of committed data of one partition."""
-    consumer.assign([TopicPartition(topic, partition, start)])
+    """Yield values from `start` to the end of the partition, once no transaction is open on it.
+
+    A read_committed consumer stops at the last stable offset. While a transaction is still open
+    (a dead worker's, not yet fenced or timed out) that is below the high watermark, and the tail
+    read there would be stale: so keep waiting until the position reaches the high watermark.
+    """
+    tp = TopicPartition(topic, partition, start)
+    consumer.assign([tp])
+    deadline = time.monotonic() + timeout_s
     while True:
-        msg = consumer.poll(timeout_s)
+        msg = consumer.poll(1.0)
         if msg is None:
-            raise RecoveryError(f"{topic}[{partition}]: no answer within {timeout_s}s while reading the tail")
+            if time.monotonic() > deadline:
+                raise RecoveryError(f"{topic}[{partition}]: no answer within {timeout_s}s while reading the tail")
+            continue
         err = msg.error()
-        if err is not None:
-            if err.code() == KafkaError._PARTITION_EOF:
-                return
+        if err is None:
+            if msg.offset() >= start:  # never a message prefetched for an earlier read
+                yield msg.value()
+            continue
+        if err.code() != KafkaError._PARTITION_EOF:
             raise RecoveryError(f"{topic}[{partition}]: {err.str()}")
-        yield msg.value()
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s, cached=False)
+        position = msg.offset()
+        if position >= high:
+            return
+        if time.monotonic() > deadline:
+            raise RecoveryError(
+                f"{topic}[{partition}]: a transaction stays open below offset {high} (stable up to {position})"
+            )
+        time.sleep(0.2)
 
 
 class ShardRecovery:
@@ -58,7 +79,7 @@ class ShardRecovery:
         ledger_topic: str,
         checkpoints_topic: str,
         store: SchemaStore,
-        timeout_s: float = 30.0,
+        timeout_s: float = 60.0,
         consumer_config: dict | None = None,
     ) -> None:
         self._consumer = _consumer(bootstrap, consumer_config)
@@ -110,6 +131,3 @@ class ShardRecovery:
         for seq, leaf, source_offset in self.records_from(shard, chain.next_seq):
             chain.replay_written(seq, leaf, source_offset)
         return chain
-
-
-__all__ = ["OFFSET_BEGINNING", "RecoveryError", "ShardRecovery"]

@@ -7,7 +7,7 @@ and in benchmarks. Each output names the topic role and the partition (= shard) 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -83,8 +83,12 @@ class LedgerSequencer:
     def chain(self, shard: int) -> ShardChain:
         return self._chains[shard]
 
-    def process(self, batch: Iterable[RawEvent], idle: bool) -> BatchResult:
-        """Sequence a batch; `idle` (the batch was not full) anchors every open tail with a checkpoint."""
+    def process(self, batch: Iterable[RawEvent], idle: bool | Collection[int]) -> BatchResult:
+        """Sequence a batch, then checkpoint the shards that are due.
+
+        `idle` names the shards whose input is drained (True: all of them): their open tails are
+        anchored with a checkpoint now, because no later batch may come to do it.
+        """
         result = BatchResult(outputs=[])
         now = self._clock()
         touched: set[int] = set()
@@ -107,13 +111,16 @@ class LedgerSequencer:
         result.outputs.extend(self.due_checkpoints(touched, idle, now))
         return result
 
-    def due_checkpoints(self, shards: Iterable[int], idle: bool, now: datetime | None = None) -> list[Output]:
+    def due_checkpoints(
+        self, shards: Iterable[int], idle: bool | Collection[int], now: datetime | None = None
+    ) -> list[Output]:
         now = now or self._clock()
         now_s = self._monotonic()
         outputs = []
         for shard in sorted(shards):
             chain = self._chains[shard]
-            if chain.checkpoint_due(now_s, self._every_records, self._every_ms, idle):
+            drained = idle if isinstance(idle, bool) else shard in idle
+            if chain.checkpoint_due(now_s, self._every_records, self._every_ms, drained):
                 outputs.append(Output("checkpoints", shard, chain.checkpoint(self._store, self._origin, now, now_s)))
         return outputs
 

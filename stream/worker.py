@@ -8,7 +8,7 @@ import sys
 def run_worker(loglevel: str = "warn") -> int:
     import faust
 
-    from stream import agents  # noqa: F401  (registers the agents on the app)
+    from stream import services  # noqa: F401  (registers the services on the app)
     from stream.app import app
 
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)

@@ -24,8 +24,7 @@ from auditledger.stack.kafka_broker import KafkaBroker, install_kafka
 from auditledger.stack.prerequisites import ensure_java_and_maven
 from auditledger.stack.processes import free_port, pid_alive, port_free, read_pid, stop_pid_file, tail
 from auditledger.topics import ensure_topics
-
-STREAM_GROUP = "auditledger-stream"
+from stream.ledger_writer import GROUP_ID as STREAM_GROUP
 
 
 class StackError(RuntimeError):
