@@ -20,6 +20,8 @@ from schemas import SchemaStore
 
 log = logging.getLogger("auditledger.sink")
 
+SINK_GROUP = "auditledger-sink"
+
 
 class SinkError(RuntimeError):
     """The sink cannot continue (Kafka or ClickHouse refused); offsets stay uncommitted."""
@@ -34,7 +36,7 @@ class LedgerSink:
         client: Any,
         store: SchemaStore | None = None,
         batch_size: int = 5000,
-        group_id: str = "auditledger-sink",
+        group_id: str = SINK_GROUP,
         consumer_config: dict | None = None,
     ) -> None:
         config = {

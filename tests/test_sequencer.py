@@ -109,3 +109,14 @@ def test_recovery_from_checkpoint_plus_tail_continues_the_same_chain(store: Sche
     got = _decoded(store, out, "ledger", "LedgerRecord") + _decoded(store, resumed.outputs, "ledger", "LedgerRecord")
     assert [r["seq"] for r in got] == list(range(60))
     assert [r["leaf_hash"] for r in got] == [r["leaf_hash"] for r in want]
+
+
+def test_only_drained_shards_are_anchored_before_the_thresholds(store: SchemaStore) -> None:
+    seq = _sequencer(store, checkpoint_every_records=1000, checkpoint_every_ms=60_000)
+    result = seq.process(_raws(store, 30), idle={1})
+    anchored = [c["shard"] for c in _decoded(store, result.outputs, "checkpoints", "Checkpoint")]
+    assert anchored == [1]
+    later = seq.process([], idle=True)
+    assert later.outputs == []  # nothing new consumed: nothing to anchor until the shard sees input
+    more = seq.due_checkpoints([0, 2], idle=True)
+    assert sorted(store.decode(o.value, reader="Checkpoint")["tree_size"] for o in more) == [10, 10]

@@ -156,6 +156,16 @@ class LocalStack:
         return replace(self.settings, kafka_bootstrap=state.get("kafka_bootstrap", ""),
                        clickhouse_url=state.get("clickhouse_url", ""))  # fmt: skip
 
+    def restart_ledger(self) -> str:
+        """Stop the ledger process and start it again on the same port (the sink resumes from Kafka)."""
+        stop_pid_file(self.pid_file("ledger"))
+        state = self._state()
+        settings = self._client_settings()
+        url = self._start_ledger(settings, state)
+        state["clickhouse_url"] = url
+        self._save_state(state)
+        return url
+
     # -- down / status -----------------------------------------------------------------------------
     def stop_stream_worker(self) -> bool:
         return stop_pid_file(self.pid_file("stream"))

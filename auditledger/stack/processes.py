@@ -16,7 +16,9 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
+    """Free for a server that sets SO_REUSEADDR, as ours do (a port in TIME_WAIT counts as free)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

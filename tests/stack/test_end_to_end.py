@@ -38,11 +38,10 @@ def emit(settings: Settings, events: list[dict]) -> list:
 
 
 def counts_by_event(ch, ids: list[str]) -> dict[str, int]:
-    rows = ch.query(
-        "SELECT toString(event_id), count() FROM ledger_records WHERE event_id IN {ids:Array(UUID)} GROUP BY event_id",
-        parameters={"ids": ids},
-    ).result_rows
-    return dict(rows)
+    """How often each of `ids` is stored (absent ids are left out)."""
+    wanted = set(ids)
+    rows = ch.query("SELECT toString(event_id), count() FROM ledger_records GROUP BY event_id").result_rows
+    return {event_id: n for event_id, n in rows if event_id in wanted}
 
 
 def wait_anchored(ch) -> None:
