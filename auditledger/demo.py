@@ -21,7 +21,7 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("demo", help="start the stack, emit a demo agent workload, wait, verify",
                               description=__doc__)  # fmt: skip
     p.add_argument("--events", type=int, default=2000, help="events to emit (default 2000)")
-    p.add_argument("--sessions", type=int, default=12, help="agent sessions (Kafka keys) to spread them over")
+    p.add_argument("--sessions", type=int, default=24, help="agent sessions (Kafka keys) to spread them over")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for every event to be queryable")
     p.set_defaults(run=run)
 

@@ -159,3 +159,31 @@ def test_malformed_message_goes_to_dead_letter_and_nothing_else_is_lost(settings
     assert found["error_kind"] == "unknown_schema" and "fingerprint" in found["reason"]
     assert found["source_topic"] == settings.topics.events and found["source_partition"] == 2
     assert set(counts_by_event(ch, ids).values()) == {1}
+
+
+def test_emit_cli_sends_good_lines_and_names_bad_ones(settings, ch, tmp_path) -> None:
+    good = list(demo_events(5, sessions=1, seed=2024))
+    lines = [json.dumps(good[0]), "{not json", json.dumps({**good[1], "tenant": 7}), *map(json.dumps, good[2:])]
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditledger.cli", "--home", str(settings.home), "emit", str(source), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "line 2:" in proc.stderr and "line 3: tenant" in proc.stderr
+    assert json.loads(proc.stdout)["sent"] == 4
+    ids = [good[i]["event_id"] for i in (0, 2, 3, 4)]
+    wait_for(lambda: len(counts_by_event(ch, ids)) == 4, 60, "the four good events")
+    assert good[1]["event_id"] not in counts_by_event(ch, [good[1]["event_id"]])
+
+
+def test_stack_status_json_names_the_servers(settings) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditledger.cli", "--home", str(settings.home), "stack", "status", "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    status = json.loads(proc.stdout)
+    assert proc.returncode == 0 and status["running"] is True
+    assert status["kafka_bootstrap"] == settings.kafka_bootstrap
+    assert status["clickhouse_url"] == settings.clickhouse_url
