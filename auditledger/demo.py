@@ -39,16 +39,21 @@ def wait_queryable(client: Any, event_ids: list[str], timeout_s: float) -> int:
     return found
 
 
-def wait_anchored(client: Any, timeout_s: float) -> None:
-    """Wait until every shard's newest record is covered by a stored checkpoint."""
+UNANCHORED_SHARDS_SQL = (
+    "SELECT count() FROM (SELECT shard, max(seq) + 1 AS n FROM ledger_records GROUP BY shard) r "
+    "LEFT JOIN (SELECT shard, max(tree_size) AS s FROM ledger_checkpoints GROUP BY shard) c USING shard "
+    "WHERE c.s < r.n"
+)
+
+
+def wait_anchored(client: Any, timeout_s: float) -> bool:
+    """Wait until every shard's newest record is covered by a stored checkpoint; False on timeout."""
     deadline = time.monotonic() + timeout_s
-    sql = (
-        "SELECT count() FROM (SELECT shard, max(seq) + 1 AS n FROM ledger_records GROUP BY shard) r "
-        "LEFT JOIN (SELECT shard, max(tree_size) AS s FROM ledger_checkpoints GROUP BY shard) c USING shard "
-        "WHERE c.s < r.n"
-    )
-    while time.monotonic() < deadline and client.query(sql).result_rows[0][0] > 0:
+    while client.query(UNANCHORED_SHARDS_SQL).result_rows[0][0] > 0:
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.25)
+    return True
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

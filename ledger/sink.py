@@ -8,7 +8,6 @@ the sink silently choosing one.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from typing import Any
 
@@ -158,10 +157,6 @@ class LedgerSink:
         if offsets:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         return len(messages)
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            self.run_once()
 
     def close(self) -> None:
         self._consumer.close()

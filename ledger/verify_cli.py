@@ -7,6 +7,7 @@ could not run (store unreachable, bad arguments). An unexpected error is never r
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import time
@@ -88,8 +89,6 @@ def verify_store(client: Any, shards: list[int] | None, progress: Progress) -> l
 
 
 def report_json(reports: list[ShardReport]) -> dict[str, Any]:
-    import base64
-
     return {
         "ok": all(r.ok for r in reports),
         "shards": [

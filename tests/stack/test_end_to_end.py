@@ -10,6 +10,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from auditledger import demo
 from auditledger.config import Settings
 from ledger.ddl import RECORD_COLUMNS
 from producers.demo_session import demo_events
@@ -45,12 +46,7 @@ def counts_by_event(ch, ids: list[str]) -> dict[str, int]:
 
 
 def wait_anchored(ch) -> None:
-    sql = (
-        "SELECT count() FROM (SELECT shard, max(seq) + 1 AS n FROM ledger_records GROUP BY shard) r "
-        "LEFT JOIN (SELECT shard, max(tree_size) AS s FROM ledger_checkpoints GROUP BY shard) c USING shard "
-        "WHERE c.s < r.n"
-    )
-    wait_for(lambda: ch.query(sql).result_rows[0][0] == 0, 60, "every shard's tail under a checkpoint")
+    assert demo.wait_anchored(ch, 60), "a shard's tail stayed without a checkpoint for 60 s"
 
 
 @pytest.fixture(scope="module")
