@@ -28,12 +28,13 @@ def add_parser(subparsers: Any) -> None:
 
 def wait_queryable(client: Any, event_ids: list[str], timeout_s: float) -> int:
     deadline = time.monotonic() + timeout_s
-    wanted = set(event_ids)
     found = 0
     while time.monotonic() < deadline:
-        rows = client.query("SELECT DISTINCT toString(event_id) FROM ledger_records").result_rows
-        found = sum(1 for (event_id,) in rows if event_id in wanted)
-        if found >= len(wanted):
+        found = client.query(
+            "SELECT uniqExact(event_id) FROM ledger_records WHERE event_id IN {ids:Array(UUID)}",
+            parameters={"ids": event_ids},
+        ).result_rows[0][0]
+        if found >= len(set(event_ids)):
             return found
         time.sleep(0.25)
     return found

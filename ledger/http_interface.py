@@ -38,6 +38,7 @@ from ledger.http_protocol import (
     parse_params,
     quote,
     read_body,
+    read_form_fields,
     read_statement,
     response_encoder,
     summary_header,
@@ -255,10 +256,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._streaming = body_read = False
         try:
-            if "multipart/form-data" in (self.headers.get("Content-Type") or ""):
-                raise RequestError(48, "NOT_IMPLEMENTED", "Form-encoded queries and external data")
-            request = parse_params(query_string)
+            content_type_header = self.headers.get("Content-Type") or ""
             chunks = decode_body(read_body(self.rfile, self.headers), self.headers.get("Content-Encoding"))
+            if "multipart/form-data" in content_type_header:
+                fields = read_form_fields(b"".join(chunks), content_type_header)
+                body_read = True
+                request = parse_params(query_string, fields)
+                chunks = iter(())
+            else:
+                request = parse_params(query_string)
             text, statement, rest = read_statement(request.query.encode(), chunks)
             body_read = statement.insert_format is None
             if not text.strip():

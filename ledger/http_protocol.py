@@ -13,6 +13,8 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from email import policy as email_policy
+from email.parser import BytesParser
 from typing import Any, BinaryIO
 from urllib.parse import unquote_to_bytes
 
@@ -88,13 +90,35 @@ def _escape_undecodable(value: str) -> str:
     return re.sub("[\udc80-\udcff]", lambda m: f"\\x{ord(m.group()) - 0xDC00:02X}", value)
 
 
-def parse_params(query_string: str) -> RequestParams:
-    """Split a URL query string into transport parameters, settings and ``param_`` values."""
+def read_form_fields(body: bytes, content_type: str) -> dict[str, str]:
+    """The named text fields of a multipart/form-data body (clickhouse-connect sends large
+    ``param_`` values, and sometimes the query, this way). File parts are external data: refused."""
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        raise RequestError(62, "SYNTAX_ERROR", "multipart/form-data body without parts")
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            raise RequestError(36, "BAD_ARGUMENTS", "form part without a name")
+        if part.get_filename() is not None:
+            raise RequestError(48, "NOT_IMPLEMENTED", "External data tables are not supported")
+        payload = part.get_payload(decode=True) or b""
+        fields[str(name)] = payload.decode("utf-8", "surrogateescape")
+    return fields
+
+
+def parse_params(query_string: str, form_fields: Mapping[str, str] | None = None) -> RequestParams:
+    """Split a URL query string (and form fields, which win) into transport parameters, settings
+    and ``param_`` values."""
     pairs: dict[str, str] = {}
     for part in query_string.split("&"):
         if part:
             name, _, value = part.partition("=")
             pairs[_unquote(name)] = _unquote(value)
+    pairs.update(form_fields or {})
     if pairs.get("compress") == "1" or pairs.get("decompress") == "1":
         raise RequestError(48, "NOT_IMPLEMENTED", "ClickHouse's native HTTP compression is not supported")
     settings: dict[str, str] = {}

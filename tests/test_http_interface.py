@@ -148,6 +148,18 @@ def test_server_side_parameters_survive_quotes_and_newlines(client: Client) -> N
     assert found.result_rows == [(1,)]
 
 
+@pytest.mark.parametrize("forced", [False, True], ids=["large-params-switch-to-form", "form-always"])
+def test_form_encoded_parameters(interface: ClickHouseHTTPInterface, forced: bool) -> None:
+    """Large parameter sets (or form_encode_query_params) arrive as multipart/form-data."""
+    c = http_client(interface, form_encode_query_params=forced)
+    ids = [f"id-{i:05d}-'quoted'" for i in range(3000 if not forced else 3)]
+    result = c.query(
+        "SELECT count() FROM (SELECT arrayJoin({ids:Array(String)}) AS id) WHERE id LIKE {pat:String}",
+        parameters={"ids": ids, "pat": "id-0000%"},
+    )
+    assert result.result_rows[0][0] == min(len(ids), 10)
+
+
 def test_binary_strings_round_trip_byte_exact(client: Client) -> None:
     table = f"bin_{uuid.uuid4().hex[:12]}"
     client.command(f"CREATE TABLE {table} (id UInt8, b String) ENGINE = MergeTree ORDER BY id")
