@@ -26,7 +26,7 @@ import fastavro  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 
 from auditledger.config import load_settings  # noqa: E402
-from auditledger.demo import wait_queryable  # noqa: E402
+from auditledger.demo import stored_records, wait_queryable  # noqa: E402
 from auditledger.stack.local_stack import LocalStack  # noqa: E402
 from ledger.clickhouse_client import connect  # noqa: E402
 from producers.demo_session import demo_events  # noqa: E402
@@ -87,13 +87,14 @@ def main() -> int:
     bare_rate = rate(len(encoded), time.perf_counter() - t)
 
     client = connect(settings.clickhouse_url)
+    baseline = stored_records(client)
     t0 = time.perf_counter()
     with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:
         for d in datums:
             emitter.emit_datum(d)
         emitter.flush()
     t_emit = time.perf_counter() - t0
-    found = wait_queryable(client, [d["event_id"] for d in datums], 600)
+    found = wait_queryable(client, [str(d["event_id"]) for d in datums], 600, baseline)
     t_total = time.perf_counter() - t0
     e2e = rate(found, t_total)
 
