@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -27,22 +26,11 @@ log = logging.getLogger("auditledger.stream")
 GROUP_ID = "auditledger-stream"
 
 
-@dataclass
-class WriterStats:
-    batches: int = 0
-    appended: int = 0
-    dead_lettered: int = 0
-    skipped_redelivered: int = 0
-    aborted: int = 0
-    recoveries: dict[int, int] = field(default_factory=dict)
-
-
 class LedgerWriter:
     """Consume-sequence-produce loop; `run(stop)` until the event is set. Raises on fatal errors."""
 
     def __init__(self, settings: Settings, worker_id: str = "0", kafka_config: Mapping[str, str] | None = None):
         self.settings = settings
-        self.stats = WriterStats()
         self._store = SchemaStore()
         topics = settings.topics
         self._out_topic = {"ledger": topics.ledger, "checkpoints": topics.checkpoints, "deadletter": topics.deadletter}
@@ -85,7 +73,6 @@ class LedgerWriter:
 
     def _recover(self, shard: int):
         chain = self._recovery(shard)
-        self.stats.recoveries[shard] = self.stats.recoveries.get(shard, 0) + 1
         log.warning("shard %d recovered from its output: next seq %d, last input offset %d",
                     shard, chain.next_seq, chain.last_source_offset)  # fmt: skip
         return chain
@@ -143,7 +130,6 @@ class LedgerWriter:
             if error.fatal():
                 raise
             log.error("transaction aborted (%s); rewinding to the committed position", error.str())
-            self.stats.aborted += 1
             try:
                 self._producer.abort_transaction(60)
             except KafkaException as abort_exc:
@@ -151,10 +137,6 @@ class LedgerWriter:
                     raise
             self._rewind_to_committed()
             return
-        self.stats.batches += 1
-        self.stats.appended += result.appended
-        self.stats.dead_lettered += result.dead_lettered
-        self.stats.skipped_redelivered += result.skipped_redelivered
         if result.dead_lettered or result.skipped_redelivered:
             log.warning("batch: %d sequenced, %d dead-lettered, %d redelivered inputs skipped",
                         result.appended, result.dead_lettered, result.skipped_redelivered)  # fmt: skip

@@ -69,9 +69,6 @@ class LedgerSequencer:
         """After a rebalance another worker may have written; the next batch recovers again."""
         self._chains.clear()
 
-    def missing_shards(self, partitions: Iterable[int]) -> set[int]:
-        return {p for p in partitions if p not in self._chains}
-
     def ensure_shard(self, shard: int) -> ShardChain:
         chain = self._chains.get(shard)
         if chain is None:
@@ -79,9 +76,6 @@ class LedgerSequencer:
             chain.last_checkpoint_at = self._monotonic()
             self._chains[shard] = chain
         return chain
-
-    def chain(self, shard: int) -> ShardChain:
-        return self._chains[shard]
 
     def process(self, batch: Iterable[RawEvent], idle: bool | Collection[int]) -> BatchResult:
         """Sequence a batch, then checkpoint the shards that are due.

@@ -20,7 +20,6 @@ class LedgerWriterService(mode.Service):
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
 
     async def on_start(self) -> None:
         writer = LedgerWriter(settings, worker_id=os.environ.get("AUDITLEDGER_STREAM_WORKER_ID", "0"))
@@ -30,7 +29,6 @@ class LedgerWriterService(mode.Service):
             try:
                 writer.run(self._stop)
             except BaseException as exc:  # reported to the worker, which exits non-zero
-                self._failure = exc
                 loop.call_soon_threadsafe(lambda e=exc: asyncio.ensure_future(self.crash(e)))
 
         self._thread = threading.Thread(target=run, name="ledger-writer", daemon=True)
