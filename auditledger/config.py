@@ -46,6 +46,7 @@ class Settings:
     stream_batch_size: int = 1000
     stream_batch_within_s: float = 0.2
     sink_batch_size: int = 5000
+    keys_dir: str = ""
     topics: TopicNames = field(default_factory=TopicNames)
 
     def with_overrides(self, **values: Any) -> Settings:
@@ -54,6 +55,11 @@ class Settings:
     @property
     def stack_state_path(self) -> Path:
         return self.home / STACK_STATE_FILE
+
+    @property
+    def signing_keys_dir(self) -> Path:
+        """Where the checkpoint-signing keyring lives: keys_dir if set, else <home>/keys."""
+        return Path(self.keys_dir).expanduser().resolve() if self.keys_dir else self.home / "keys"
 
 
 _SCALAR_TYPES = {f.name: f.type for f in fields(Settings) if f.name != "topics"}
