@@ -90,7 +90,7 @@ class VerifierKey:
             raise MalformedNoteError(f"verifier key {name}: want 0x01 and a 32-byte Ed25519 key, got {len(raw)} bytes")
         key = cls.from_public_key(name, raw[1:])
         if key.key_id.hex() != hex_id.lower() or len(hex_id) != 2 * KEY_ID_SIZE:
-            raise MalformedNoteError(f"verifier key {name}: key id {hex_id} does not match the key ({key.key_id.hex()})")
+            raise MalformedNoteError(f"verifier key {name}: key id {hex_id}, want {key.key_id.hex()}")
         return key
 
     def text(self) -> str:
@@ -204,7 +204,8 @@ class SignedNote:
             _check_name(name)
             raw = _b64decode(encoded, f"signature line {number}")
             if len(raw) != KEY_ID_SIZE + SIGNATURE_SIZE:
-                raise MalformedNoteError(f"signature line {number}: {len(raw)} bytes, want {KEY_ID_SIZE + SIGNATURE_SIZE}")
+                want = KEY_ID_SIZE + SIGNATURE_SIZE
+                raise MalformedNoteError(f"signature line {number}: {len(raw)} bytes, want {want}")
             signatures.append(NoteSignature(name, raw[:KEY_ID_SIZE], raw[KEY_ID_SIZE:]))
         return cls(body, tuple(signatures))
 
