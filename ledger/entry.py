@@ -9,7 +9,6 @@ Storing and hashing these exact bytes (never a re-encoding) lets any reader reco
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -45,12 +44,3 @@ def encode_entry(
 
 def entry_leaf_hash(entry: bytes) -> bytes:
     return leaf_hash(entry)
-
-
-def checkpoint_note_body(origin: str, tree_size: int, root_hash: bytes) -> str:
-    """The C2SP tlog-checkpoint body: origin, decimal size, base64 root, each ending in a newline."""
-    return f"{origin}\n{tree_size}\n{base64.b64encode(root_hash).decode()}\n"
-
-
-def shard_origin(log_origin: str, shard: int) -> str:
-    return f"{log_origin}/shard/{shard}"

@@ -1,25 +1,33 @@
-"""Verifying one shard of the ledger from its stored rows and published checkpoints (pure, no I/O).
+"""Verifying one shard of the ledger from its stored rows and trusted roots (pure, no I/O).
 
 Checks, in order, for every row (numbering used in the code below):
-  (1) position: seq runs 0..n-1, no gap, no second record at a seq
+  (1) position: seq runs on from the start (0, or a trusted checkpoint), no gap, no second record at a seq
   (2) leaf: SHA-256(0x00 || entry) equals the stored leaf hash
   (3) placement: the entry's own shard and seq are the row's
-  (4) columns: every queryable column equals what the entry says
-  (5) chain: the entry's prev_leaf_hash is the leaf of seq - 1
-  (6) roots: at each published tree size, the root over the recomputed leaves equals the published root
+  (4) chain: the entry's prev_leaf_hash is the leaf of seq - 1
+  (5) columns: every queryable column equals what the entry says (skipped with columns=False)
+  (6) roots: at each trusted tree size (signed checkpoints, witnessed heads), the root over the
+      recomputed leaves equals the trusted root
 and, after the last row:
-  (7) truncation: no published checkpoint is larger than the stored shard
+  (7) truncation: no trusted head is larger than the stored shard
+  (8) anchoring: every record is under a signed checkpoint (unless unanchored records are allowed)
+
+Checks (1)-(4) and (6) read only the entry's fixed header, so they run at hashing speed; (5) decodes
+every entry and is the expensive one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledger.checkpoint_checks import PublishedRoot
 from ledger.ddl import RECORD_COLUMNS
-from ledger.entry import ZERO_HASH, entry_leaf_hash
-from ledger.merkle import CompactFrontier
+from ledger.entry import ZERO_HASH
+from ledger.merkle import LEAF_PREFIX, CompactFrontier
 from ledger.projection import differing_columns, record_row
 from ledger.verification_errors import (
     DuplicatedRecordError,
@@ -27,30 +35,57 @@ from ledger.verification_errors import (
     ModifiedRecordError,
     ReorderedRecordError,
     RootMismatchError,
+    UnanchoredRecordsError,
     VerificationError,
+    WitnessMismatchError,
 )
 from schemas import SchemaStore
+from schemas.single_object import MAGIC
 
 SEQ = RECORD_COLUMNS.index("seq")
 LEAF = RECORD_COLUMNS.index("leaf_hash")
 ENTRY = RECORD_COLUMNS.index("entry")
+MAX_PROBLEMS = 1000  # per shard: enough to locate the damage without holding a million errors
+
+# LedgerEntry's single-object header: magic, fingerprint, then shard (int), seq, source_offset,
+# sequenced_at (longs, zig-zag varints), prev_leaf_hash (length 32 = varint 0x40, then the bytes).
+_VARINT = rb"[\x80-\xff]*[\x00-\x7f]"
+_HEADER = re.compile(re.escape(MAGIC) + rb"(.{8})(" + _VARINT + rb")(" + _VARINT + rb")" + _VARINT * 2 + rb"\x40(.{32})",
+                     re.DOTALL)  # fmt: skip
+
+
+def zigzag_varint(value: int) -> bytes:
+    """Avro's encoding of an int or long."""
+    n = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 @dataclass(frozen=True)
-class PublishedRoot:
-    tree_size: int
-    root_hash: bytes
+class ShardStart:
+    """Where verification of a shard begins: the empty tree, or a checkpoint the auditor already trusts."""
+
+    tree_size: int = 0
+    frontier: tuple[bytes, ...] = ()
+    last_leaf_hash: bytes = ZERO_HASH
 
 
 @dataclass
 class ShardReport:
     shard: int
+    start: int = 0
     records: int = 0
     tree_size: int = 0
     root_hash: bytes = b""
     checkpoints_checked: int = 0
+    witnessed_checked: int = 0
     unanchored: int = 0
     problems: list[VerificationError] = field(default_factory=list)
+    problems_omitted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -62,111 +97,189 @@ class ShardReport:
 
 
 class ShardVerifier:
-    """Feed rows in (seq, leaf_hash) order with `add`, then `finish`. Memory stays O(log n)."""
+    """Feed rows ordered by (seq, leaf_hash) with `add_block` (or `add`), then `finish`. Memory is O(log n)."""
 
-    def __init__(self, shard: int, published: Iterable[PublishedRoot], store: SchemaStore) -> None:
-        self.report = ShardReport(shard=shard)
+    def __init__(
+        self,
+        shard: int,
+        trusted_roots: Iterable[PublishedRoot],
+        store: SchemaStore,
+        *,
+        start: ShardStart | None = None,
+        columns: bool = True,
+        allow_unanchored: bool = False,
+    ) -> None:
+        start = start or ShardStart()
+        self.report = ShardReport(shard=shard, start=start.tree_size)
         self._store = store
-        self._published = sorted(published, key=lambda p: p.tree_size)
-        self._next_published = 0
-        self._frontier = CompactFrontier()
-        self._expected = 0
-        self._prev_leaf = ZERO_HASH
-        self._prev_row: Sequence[Any] | None = None
+        self._columns = columns
+        self._allow_unanchored = allow_unanchored
+        self._roots = sorted((r for r in trusted_roots if r.tree_size > start.tree_size), key=lambda r: r.tree_size)
+        self._next_root = 0
+        self._frontier = CompactFrontier.from_hashes(start.tree_size, list(start.frontier))
+        self._pending: list[bytes] = []
+        self._expected = start.tree_size
+        self._prev_leaf = start.last_leaf_hash
+        self._prev_row: tuple[Any, ...] | None = None
         self._prev_flagged = False
         self._tree_intact = True
+        self._shard_varint = zigzag_varint(shard)
+        self._fingerprint = store.schema("LedgerEntry").fingerprint
 
     def _flag(self, error: VerificationError) -> None:
-        self.report.problems.append(error)
+        if len(self.report.problems) < MAX_PROBLEMS:
+            self.report.problems.append(error)
+        else:
+            self.report.problems_omitted += 1
 
     def add(self, row: Sequence[Any]) -> None:
-        shard, seq = self.report.shard, int(row[SEQ])
-        self.report.records += 1
-        # (1) position
-        if seq < self._expected:
-            same = self._prev_row is not None and tuple(row) == tuple(self._prev_row)
-            detail = "an identical copy of the record" if same else "a second, different record at this position"
-            self._flag(DuplicatedRecordError(shard, seq, detail))
-            return
-        if seq > self._expected:
-            gap = seq - self._expected
-            detail = f"{gap} record(s) absent: seq {self._expected}..{seq - 1}"
-            self._flag(MissingRecordError(shard, self._expected, detail))
-            self._tree_intact = False
-            self._prev_flagged = True
-        self._expected = seq + 1
-        self._prev_row = row
-        flagged = self._check_record(shard, seq, row)
-        self._prev_flagged = flagged
-        self._check_roots(shard)
+        """One row in RECORD_COLUMNS order."""
+        self.add_block([row[SEQ]], [row[LEAF]], [row[ENTRY]], [row] if self._columns else None)
 
-    def _check_record(self, shard: int, seq: int, row: Sequence[Any]) -> bool:
-        entry_bytes = bytes(row[ENTRY])
-        leaf = entry_leaf_hash(entry_bytes)
-        prev_flagged = self._prev_flagged
-        if self._tree_intact:
-            self._frontier.append(leaf)
-        self._prev_leaf, expected_prev = leaf, self._prev_leaf
-        # (2) leaf
-        if leaf != bytes(row[LEAF]):
-            self._flag(ModifiedRecordError(shard, seq, "stored entry does not hash to the stored leaf hash"))
-            return True
+    def add_block(
+        self,
+        seqs: Sequence[int],
+        leaves: Sequence[bytes],
+        entries: Sequence[bytes],
+        rows: Sequence[Sequence[Any]] | None = None,
+    ) -> None:
+        """Rows given column-wise; `rows` (RECORD_COLUMNS order) are needed only for the column check (5)."""
+        shard = self.report.shard
+        sha256, prefix, header = hashlib.sha256, LEAF_PREFIX, _HEADER.match
+        fingerprint, shard_varint = self._fingerprint, self._shard_varint
+        pending = self._pending
+        for i, seq in enumerate(seqs):
+            entry = bytes(entries[i])
+            # (1) position
+            if seq != self._expected:
+                if seq < self._expected:
+                    this = (seq, bytes(leaves[i]), entry)
+                    same = this == self._prev_row
+                    detail = "an identical copy of the record" if same else "a second, different record at this seq"
+                    self._flag(DuplicatedRecordError(shard, seq, detail))
+                    continue
+                self._flag(MissingRecordError(shard, self._expected, f"{seq - self._expected} record(s) absent: "
+                                              f"seq {self._expected}..{seq - 1}"))  # fmt: skip
+                self._tree_intact = False
+                self._prev_flagged = True
+            self._expected = seq + 1
+            self.report.records += 1
+            self._prev_row = (seq, bytes(leaves[i]), entry)
+            leaf = sha256(prefix + entry).digest()
+            if self._tree_intact:
+                pending.append(leaf)
+            expected_prev, self._prev_leaf = self._prev_leaf, leaf
+            prev_flagged, self._prev_flagged = self._prev_flagged, True
+            # (2) leaf
+            if leaf != leaves[i]:
+                self._flag(ModifiedRecordError(shard, seq, "stored entry does not hash to the stored leaf hash"))
+            else:
+                m = header(entry)
+                if m is None or m[1] != fingerprint:
+                    self._check_decoded(seq, entry, expected_prev, prev_flagged)
+                # (3) placement
+                elif m[2] != shard_varint or m[3] != zigzag_varint(seq):
+                    self._flag_placement(seq, entry)
+                # (4) chain
+                elif m[4] != expected_prev and not prev_flagged:
+                    self._flag(ReorderedRecordError(shard, seq, "prev_leaf_hash does not match the leaf of seq - 1"))
+                # (5) columns
+                elif rows is None or self._columns_match(seq, rows[i], entry):
+                    self._prev_flagged = False
+            if self._next_root < len(self._roots) and self._expected >= self._roots[self._next_root].tree_size:
+                self._check_roots()
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._frontier.extend(self._pending)
+            self._pending.clear()
+
+    def _check_decoded(self, seq: int, entry: bytes, expected_prev: bytes, prev_flagged: bool) -> None:
+        """Slow path for an entry written under another schema version: decode it fully."""
+        shard = self.report.shard
         try:
-            entry = self._store.decode(entry_bytes, reader="LedgerEntry")
+            decoded = self._store.decode(entry, reader="LedgerEntry")
         except Exception as exc:
             self._flag(ModifiedRecordError(shard, seq, f"entry does not decode: {exc}"))
-            return True
-        # (3) placement
-        if entry["shard"] != shard or entry["seq"] != seq:
-            detail = f"entry was written as shard {entry['shard']} seq {entry['seq']}"
-            self._flag(ReorderedRecordError(shard, seq, detail))
-            return True
-        # (4) columns
-        derived = record_row({"shard": shard, "seq": seq, "leaf_hash": leaf, "entry": entry_bytes}, entry)
-        changed = differing_columns(row, derived)
-        if changed:
-            self._flag(ModifiedRecordError(shard, seq, f"column(s) differ from the hashed entry: {', '.join(changed)}"))
-            return True
-        # (5) chain
-        if bytes(entry["prev_leaf_hash"]) != expected_prev and not prev_flagged:
+            return
+        if decoded["shard"] != shard or decoded["seq"] != seq:
+            self._flag(ReorderedRecordError(shard, seq, f"entry was written as shard {decoded['shard']} "
+                                            f"seq {decoded['seq']}"))  # fmt: skip
+        elif bytes(decoded["prev_leaf_hash"]) != expected_prev and not prev_flagged:
             self._flag(ReorderedRecordError(shard, seq, "prev_leaf_hash does not match the leaf of seq - 1"))
-            return True
-        return False
+        else:
+            self._prev_flagged = False
 
-    def _check_roots(self, shard: int) -> None:
+    def _flag_placement(self, seq: int, entry: bytes) -> None:
+        decoded = self._store.decode(entry, reader="LedgerEntry")
+        self._flag(ReorderedRecordError(self.report.shard, seq, f"entry was written as shard {decoded['shard']} "
+                                        f"seq {decoded['seq']}"))  # fmt: skip
+
+    def _columns_match(self, seq: int, row: Sequence[Any], entry: bytes) -> bool:
+        decoded = self._store.decode(entry, reader="LedgerEntry")
+        record = {"shard": self.report.shard, "seq": seq, "leaf_hash": row[LEAF], "entry": entry}
+        changed = differing_columns(row, record_row(record, decoded))
+        if changed:
+            self._flag(ModifiedRecordError(self.report.shard, seq, "column(s) differ from the hashed entry: "
+                                           + ", ".join(changed)))  # fmt: skip
+        return not changed
+
+    def _check_roots(self) -> None:
         # (6) roots
-        while self._next_published < len(self._published):
-            published = self._published[self._next_published]
-            if published.tree_size > self._frontier.size or not self._tree_intact:
+        self._flush()
+        shard = self.report.shard
+        while self._next_root < len(self._roots):
+            trusted = self._roots[self._next_root]
+            if trusted.tree_size > self._frontier.size or not self._tree_intact:
                 return
-            self._next_published += 1
-            if published.tree_size < self._frontier.size:
-                continue  # a size already passed (duplicate checkpoint rows); compared when first reached
-            self.report.checkpoints_checked += 1
-            if self._frontier.root() != published.root_hash:
-                self._flag(RootMismatchError(shard, published.tree_size - 1,
-                                             f"root over the first {published.tree_size} stored leaves differs "
-                                             "from the published checkpoint"))  # fmt: skip
+            self._next_root += 1
+            if trusted.tree_size < self._frontier.size:
+                continue  # unreachable in order; kept so a root is never silently compared at the wrong size
+            if trusted.source == "witness":
+                self.report.witnessed_checked += 1
+            else:
+                self.report.checkpoints_checked += 1
+            if self._frontier.root() == trusted.root_hash:
+                continue
+            if trusted.source == "witness":
+                self._flag(WitnessMismatchError(shard, trusted.tree_size - 1, f"root over the first "
+                           f"{trusted.tree_size} stored leaves differs from the witnessed head: the history "
+                           "before it was rewritten"))  # fmt: skip
+            else:
+                self._flag(RootMismatchError(shard, trusted.tree_size - 1, f"root over the first "
+                           f"{trusted.tree_size} stored leaves differs from the signed checkpoint"))  # fmt: skip
 
     def finish(self) -> ShardReport:
-        shard = self.report.shard
+        self._flush()
+        self._check_roots()
+        shard, report = self.report.shard, self.report
         # (7) truncation
-        largest = self._published[-1].tree_size if self._published else 0
+        largest = self._roots[-1].tree_size if self._roots else 0
         if largest > self._expected:
-            self._flag(MissingRecordError(shard, self._expected,
-                                          f"checkpoint covers {largest} records but only seq < {self._expected} "
-                                          "are stored"))  # fmt: skip
-        self.report.tree_size = self._frontier.size
-        self.report.root_hash = self._frontier.root()
-        self.report.unanchored = max(0, self._expected - largest)
-        return self.report
+            source = "witnessed head" if self._roots[-1].source == "witness" else "signed checkpoint"
+            self._flag(MissingRecordError(shard, self._expected, f"a {source} covers {largest} records but only "
+                                          f"seq < {self._expected} are stored"))  # fmt: skip
+        anchored = max([report.start, *(r.tree_size for r in self._roots if r.source == "checkpoint")])
+        report.tree_size = self._frontier.size
+        report.root_hash = self._frontier.root()
+        report.unanchored = max(0, self._expected - anchored)
+        # (8) anchoring
+        if report.unanchored and not self._allow_unanchored:
+            self._flag(UnanchoredRecordsError(shard, anchored, f"{report.unanchored} record(s) from seq {anchored} "
+                                              "on are under no signed checkpoint"))  # fmt: skip
+        return report
 
 
 def verify_shard(
-    shard: int, rows: Iterable[Sequence[Any]], published: Iterable[PublishedRoot], store: SchemaStore | None = None
+    shard: int,
+    rows: Iterable[Sequence[Any]],
+    trusted_roots: Iterable[PublishedRoot],
+    store: SchemaStore | None = None,
+    **options: Any,
 ) -> ShardReport:
-    """Verify one shard; rows must come ordered by (seq, leaf_hash)."""
-    verifier = ShardVerifier(shard, published, store or SchemaStore())
+    """Verify one shard; rows in RECORD_COLUMNS order, ordered by (seq, leaf_hash)."""
+    verifier = ShardVerifier(shard, trusted_roots, store or SchemaStore(), **options)
     for row in rows:
         verifier.add(row)
     return verifier.finish()

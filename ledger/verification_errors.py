@@ -57,3 +57,33 @@ class MalformedCheckpointError(VerificationError):
     """A stored checkpoint does not decode or disagrees with its own columns."""
 
     kind = "malformed_checkpoint"
+
+
+class CheckpointSignatureError(VerificationError):
+    """No trusted key signed the checkpoint: an unknown signer, or a signature that does not check."""
+
+    kind = "bad_signature"
+
+
+class RevokedKeyError(VerificationError):
+    """The checkpoint was signed by a trusted key at or after that key's revocation time."""
+
+    kind = "revoked_key"
+
+
+class CheckpointOrderError(VerificationError):
+    """A larger tree head carries an earlier signing time than a smaller one (a backdated head)."""
+
+    kind = "checkpoint_order"
+
+
+class WitnessMismatchError(VerificationError):
+    """The stored leaves no longer give the root an outside party witnessed: history was rewritten."""
+
+    kind = "witness_mismatch"
+
+
+class UnanchoredRecordsError(VerificationError):
+    """Records after the last signed checkpoint: nothing signed vouches for them yet."""
+
+    kind = "unanchored"

@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from auditledger.config import Settings
+from ledger.keyring import SigningKeys
 from schemas import SchemaStore
 from stream.recovery import ShardRecovery
 from stream.sequencer import LedgerSequencer, RawEvent
@@ -61,11 +63,14 @@ class LedgerWriter:
         )
         self._recovery = ShardRecovery(settings.kafka_bootstrap, topics.ledger, topics.checkpoints, self._store,
                                        consumer_config=dict(kafka_config or {}))  # fmt: skip
+        signing_keys = SigningKeys(settings.signing_keys_dir)
+        signing_keys.signers(datetime.now(UTC))  # refuse to start without a usable key (missing, or readable by others)
         self._sequencer = LedgerSequencer(
             self._store,
             self._recover,
             log_origin=settings.log_origin,
             source_topic=topics.events,
+            signers=signing_keys.signers,
             checkpoint_every_records=settings.checkpoint_every_records,
             checkpoint_every_ms=settings.checkpoint_every_ms,
         )

@@ -7,11 +7,12 @@ and in benchmarks. Each output names the topic role and the partition (= shard) 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from ledger.signed_note import NoteSigner
 from schemas import SchemaStore
 from stream.shard_chain import ShardChain
 from stream.validation import RejectedEvent, decode_event
@@ -50,6 +51,7 @@ class LedgerSequencer:
         recover: Callable[[int], ShardChain],
         log_origin: str,
         source_topic: str,
+        signers: Callable[[datetime], Sequence[NoteSigner]],
         checkpoint_every_records: int = 1000,
         checkpoint_every_ms: int = 1000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -59,6 +61,7 @@ class LedgerSequencer:
         self._recover = recover
         self._origin = log_origin
         self._source_topic = source_topic
+        self._signers = signers
         self._every_records = checkpoint_every_records
         self._every_ms = checkpoint_every_ms
         self._clock = clock
@@ -115,7 +118,8 @@ class LedgerSequencer:
             chain = self._chains[shard]
             drained = idle if isinstance(idle, bool) else shard in idle
             if chain.checkpoint_due(now_s, self._every_records, self._every_ms, drained):
-                outputs.append(Output("checkpoints", shard, chain.checkpoint(self._store, self._origin, now, now_s)))
+                signed = chain.checkpoint(self._store, self._origin, now, now_s, self._signers(now))
+                outputs.append(Output("checkpoints", shard, signed))
         return outputs
 
     def _dead_letter(self, raw: RawEvent, rejected: RejectedEvent, now: datetime) -> bytes:

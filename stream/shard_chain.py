@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ledger.entry import ZERO_HASH, checkpoint_note_body, encode_entry, entry_leaf_hash, shard_origin
+from ledger.entry import ZERO_HASH, encode_entry, entry_leaf_hash
 from ledger.merkle import CompactFrontier
+from ledger.signed_note import NoteSigner, SignedNote
+from ledger.tree_head import TreeHead, shard_origin
 from schemas import SchemaStore
 
 
@@ -67,11 +69,14 @@ class ShardChain:
             return False
         return idle or pending >= every_records or (now_s - self.last_checkpoint_at) * 1000 >= every_ms
 
-    def checkpoint(self, store: SchemaStore, log_origin: str, now: datetime, now_s: float) -> bytes:
-        """The Checkpoint message for the current tree head, carrying what a restart resumes from."""
+    def checkpoint(
+        self, store: SchemaStore, log_origin: str, now: datetime, now_s: float, signers: Sequence[NoteSigner]
+    ) -> bytes:
+        """The signed Checkpoint message for the current tree head, carrying what a restart resumes from."""
         origin = shard_origin(log_origin, self.shard)
         size = self.frontier.size
         root = self.frontier.root()
+        note = SignedNote.sign(TreeHead(origin, size, root, now).body(), signers)
         message = store.encode(
             "Checkpoint",
             {
@@ -83,7 +88,7 @@ class ShardChain:
                 "frontier": list(self.frontier.hashes),
                 "last_source_offset": self.last_source_offset,
                 "created_at": now,
-                "note": checkpoint_note_body(origin, size, root),
+                "note": note.text(),
             },
         )
         self.checkpointed_size = size

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from ledger.entry import ZERO_HASH, entry_leaf_hash
 from ledger.merkle import root_of
+from ledger.signed_note import NoteSigner
 from producers.demo_session import demo_events
 from producers.event_json import event_from_json
 from schemas import SchemaStore
@@ -20,9 +21,12 @@ def _raws(store: SchemaStore, n: int, partitions: int = 3) -> list[RawEvent]:
     return [RawEvent(i % partitions, i // partitions, v) for i, v in enumerate(events)]
 
 
+SIGNER = NoteSigner.generate("test.example/log")
+
+
 def _sequencer(store: SchemaStore, recover=None, **kw) -> LedgerSequencer:
     return LedgerSequencer(store, recover or (lambda s: ShardChain(shard=s)), "test.example/log", "audit.events",
-                           clock=lambda: NOW, **kw)  # fmt: skip
+                           signers=lambda now: [SIGNER], clock=lambda: NOW, **kw)  # fmt: skip
 
 
 def _decoded(store: SchemaStore, outputs, role: str, reader: str) -> list[dict]:
