@@ -80,7 +80,7 @@ class VerifierKey:
 
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # the base64 key may itself contain "+"
         if len(parts) != 3:
             raise MalformedNoteError(f"verifier key {text.strip()[:80]!r}: want <name>+<hex id>+<base64 key>")
         name, hex_id, encoded = parts
@@ -133,7 +133,7 @@ class NoteSigner:
     def from_private_text(cls, text: str) -> NoteSigner:
         if not text.startswith(PRIVATE_KEY_PREFIX):
             raise MalformedNoteError("private key: want PRIVATE+KEY+<name>+<hex id>+<base64 seed>")
-        parts = text.strip()[len(PRIVATE_KEY_PREFIX) :].split("+")
+        parts = text.strip()[len(PRIVATE_KEY_PREFIX) :].split("+", 2)
         if len(parts) != 3:
             raise MalformedNoteError("private key: want PRIVATE+KEY+<name>+<hex id>+<base64 seed>")
         name, hex_id, encoded = parts
