@@ -17,7 +17,7 @@ from typing import Any
 
 from auditledger import demo
 from auditledger.config import ConfigError, Settings, load_settings
-from ledger import verify_cli
+from ledger import keys_cli, verify_cli
 from producers import emit_cli
 
 
@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     emit_cli.add_parser(sub)
     demo.add_parser(sub)
     verify_cli.add_parser(sub)
+    keys_cli.add_parser(sub)
     _topics_parser(sub)
     _ledger_parser(sub)
     _stream_parser(sub)
