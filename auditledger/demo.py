@@ -12,7 +12,8 @@ from typing import Any
 from auditledger.config import Settings
 from auditledger.stack.local_stack import LocalStack
 from ledger.clickhouse_client import connect
-from ledger.verify_cli import Progress, report_json, verify_store
+from ledger.keyring import Keyring
+from ledger.verify_cli import report_json, verify_store
 from producers.demo_session import demo_events
 from producers.emitter import AuditEmitter
 
@@ -80,6 +81,11 @@ def wait_anchored(client: Any, timeout_s: float) -> bool:
     return True
 
 
+def trusted_keys_of(settings: Settings) -> list:
+    """The public half of the local keyring: the demo verifies as an auditor would, without private keys."""
+    return Keyring.load(settings.signing_keys_dir).trusted_keys()
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     t0 = time.monotonic()
     stack = LocalStack(settings)
@@ -102,7 +108,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"demo: only {found} of {len(ids)} events became queryable in {args.timeout:.0f}s", file=sys.stderr)
         return 1
     wait_anchored(client, 30)
-    reports = verify_store(client, None, Progress(enabled=False))
+    reports = verify_store(client, trusted_keys_of(settings), settings.log_origin)
     t_verified = time.monotonic()
     summary = report_json(reports)
     kinds: dict[str, int] = {}

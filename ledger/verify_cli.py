@@ -1,7 +1,16 @@
-"""`auditledger verify`: check every shard in ClickHouse against the roots the stream published.
+"""`auditledger verify`: check every shard in ClickHouse against the checkpoints the stream signed.
 
-Exit codes: 0 every check passed; 1 verification failed (the problems are named); 2 the verifier
-could not run (store unreachable, bad arguments). An unexpected error is never reported as 1.
+Per shard: contiguous seq, each leaf, each chain link, each analyst column against its entry, and the
+root at every signed checkpoint (signature by a trusted key, origin, order), so successive checkpoints
+are consistent with each other and with the records. With --witness, also against heads an outside
+party kept; with --from-checkpoint, only the records after an earlier trusted export.
+
+Keys: --keys FILE (the output of `auditledger keys public`); without it, the public half of the local
+keyring. The verifier never reads a private key.
+
+Exit codes: 0 every check passed; 1 verification failed (the problems are named, first bad seq
+first); 2 the verifier could not run (store unreachable, bad arguments, unusable keys or files).
+An unexpected error is never reported as 1.
 """
 
 from __future__ import annotations
@@ -11,12 +20,17 @@ import base64
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from auditledger.config import Settings
+from ledger.checkpoint_checks import PublishedRoot, StoredCheckpoint, published_roots
 from ledger.clickhouse_client import StoreUnreachableError, connect
 from ledger.ddl import BINARY_COLUMNS, RECORD_COLUMNS
-from ledger.verification import PublishedRoot, ShardReport, ShardVerifier
+from ledger.trusted_keys import KeysFileError, TrustedKey, load_trusted_keys
+from ledger.verification import ShardReport, ShardStart, ShardVerifier
+from ledger.verification_errors import VerificationError
+from ledger.witness import CheckpointFileError, load_checkpoints_file, start_points, witnessed_roots
 from schemas import SchemaStore
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -25,23 +39,44 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "verify",
-        help="check the ledger in ClickHouse: contiguity, leaf hashes, chain links, published roots",
+        help="check the ledger: contiguity, leaves, chain links, columns, signed checkpoints, witnessed heads",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout (no progress output)")
     p.add_argument("--shard", type=int, action="append", help="verify only this shard (repeatable)")
+    p.add_argument("--keys", type=Path, help="trusted verifier keys, one per line (auditledger keys public)")
+    p.add_argument(
+        "--witness",
+        type=Path,
+        action="append",
+        help="an earlier `checkpoint export`: the stored leaves must still give its roots (repeatable)",
+    )
+    p.add_argument(
+        "--from-checkpoint", type=Path, help="an earlier, trusted `checkpoint export`: verify only the records after it"
+    )
+    p.add_argument(
+        "--skip-columns",
+        action="store_true",
+        help="prove the signed entries only; do not check the analyst columns against them (faster)",
+    )
+    p.add_argument(
+        "--allow-unanchored",
+        action="store_true",
+        help="report records newer than the last signed checkpoint instead of failing on them",
+    )
     p.add_argument(
         "--clickhouse-url", help="ClickHouse HTTP URL (default: the local stack's or AUDITLEDGER_CLICKHOUSE_URL)"
-    )
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
 class Progress:
-    """A line on stderr when it is a terminal and output is for people; silent otherwise."""
+    """A progress line on stderr when it is a terminal and output is for people; silent otherwise."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, total: int = 0) -> None:
         self.enabled = enabled and sys.stderr.isatty()
+        self.total = total
         self.started = time.monotonic()
         self.done = 0
         self._last = 0.0
@@ -51,7 +86,11 @@ class Progress:
         now = time.monotonic()
         if self.enabled and now - self._last > 0.2:
             rate = self.done / max(now - self.started, 1e-9)
-            sys.stderr.write(f"\rverifying shard {shard}: {self.done:,} records ({rate:,.0f}/s)")
+            share = f"{100 * self.done / self.total:3.0f}% " if self.total else ""
+            width = 30
+            filled = int(width * self.done / self.total) if self.total else 0
+            bar = f"[{'#' * filled}{'.' * (width - filled)}] " if self.total else ""
+            sys.stderr.write(f"\r{bar}{share}{self.done:,}/{self.total:,} records ({rate:,.0f}/s) shard {shard}")
             sys.stderr.flush()
             self._last = now
 
@@ -60,31 +99,68 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def verify_store(client: Any, shards: list[int] | None, progress: Progress) -> list[ShardReport]:
-    store = SchemaStore()
-    published: dict[int, list[PublishedRoot]] = {}
+def trusted_keys(args: argparse.Namespace, settings: Settings) -> list[TrustedKey]:
+    if args.keys:
+        keys = load_trusted_keys(args.keys)
+    else:
+        from ledger.keyring import Keyring
+
+        keys = Keyring.load(settings.signing_keys_dir).trusted_keys()
+    if not keys:
+        raise KeysFileError("no verifier keys: pass --keys FILE (from `auditledger keys public`)")
+    return keys
+
+
+def stored_checkpoints(client: Any) -> dict[int, list[StoredCheckpoint]]:
     result = client.query(
-        "SELECT shard, tree_size, root_hash FROM ledger_checkpoints", column_formats={"root_hash": "bytes"}
+        "SELECT shard, tree_size, root_hash, note FROM ledger_checkpoints", column_formats={"root_hash": "bytes"}
     )
-    for shard, size, root in result.result_rows:
-        published.setdefault(int(shard), []).append(PublishedRoot(int(size), bytes(root)))
-    stored = {int(r[0]) for r in client.query("SELECT DISTINCT shard FROM ledger_records").result_rows}
-    all_shards = sorted(stored | set(published))
-    wanted = [s for s in all_shards if shards is None or s in shards]
-    columns = ", ".join(RECORD_COLUMNS)
+    stored: dict[int, list[StoredCheckpoint]] = {}
+    for shard, size, root, note in result.result_rows:
+        stored.setdefault(int(shard), []).append(StoredCheckpoint(int(shard), int(size), bytes(root), str(note)))
+    return stored
+
+
+def verify_store(
+    client: Any,
+    trusted: list[TrustedKey],
+    log_origin: str,
+    *,
+    shards: list[int] | None = None,
+    witnessed: dict[int, list[PublishedRoot]] | None = None,
+    starts: dict[int, ShardStart] | None = None,
+    columns: bool = True,
+    allow_unanchored: bool = False,
+    progress: Progress | None = None,
+) -> list[ShardReport]:
+    store = SchemaStore()
+    witnessed, starts = witnessed or {}, starts or {}
+    checkpoints = stored_checkpoints(client)
+    counts = {int(s): int(n) for s, n in client.query("SELECT shard, count() FROM ledger_records GROUP BY shard")
+              .result_rows}  # fmt: skip
+    wanted = [s for s in sorted(set(counts) | set(checkpoints) | set(witnessed)) if shards is None or s in shards]
+    progress = progress or Progress(enabled=False)
+    progress.total = sum(counts.get(s, 0) for s in wanted)
+    names = RECORD_COLUMNS if columns else ("seq", "leaf_hash", "entry")
+    seq_at, leaf_at, entry_at = (names.index(n) for n in ("seq", "leaf_hash", "entry"))
     reports = []
     for shard in wanted:
-        verifier = ShardVerifier(shard, published.get(shard, []), store)
-        with client.query_row_block_stream(
-            f"SELECT {columns} FROM ledger_records WHERE shard = {{shard:UInt32}} ORDER BY seq, leaf_hash",
-            parameters={"shard": shard},
-            column_formats=BINARY_COLUMNS,
+        roots, problems = published_roots(shard, checkpoints.get(shard, []), trusted, log_origin)
+        start = starts.get(shard, ShardStart())
+        verifier = ShardVerifier(shard, [*roots, *witnessed.get(shard, [])], store, start=start, columns=columns,
+                                 allow_unanchored=allow_unanchored)  # fmt: skip
+        query = (f"SELECT {', '.join(names)} FROM ledger_records WHERE shard = {{shard:UInt32}} "
+                 f"AND seq >= {{start:UInt64}} ORDER BY seq, leaf_hash")  # fmt: skip
+        with client.query_column_block_stream(
+            query, parameters={"shard": shard, "start": start.tree_size}, column_formats=BINARY_COLUMNS
         ) as blocks:
             for block in blocks:
-                for row in block:
-                    verifier.add(row)
-                progress.tick(shard, len(block))
-        reports.append(verifier.finish())
+                rows = list(zip(*block, strict=True)) if columns else None
+                verifier.add_block(block[seq_at], block[leaf_at], block[entry_at], rows)
+                progress.tick(shard, len(block[seq_at]))
+        report = verifier.finish()
+        report.problems[:0] = problems
+        reports.append(report)
     return reports
 
 
@@ -97,8 +173,11 @@ def report_json(reports: list[ShardReport]) -> dict[str, Any]:
                 "records": r.records,
                 "tree_size": r.tree_size,
                 "root_hash": base64.b64encode(r.root_hash).decode(),
+                "verified_from_seq": r.start,
                 "checkpoints_checked": r.checkpoints_checked,
+                "witnessed_heads_checked": r.witnessed_checked,
                 "unanchored_records": r.unanchored,
+                "problems_omitted": r.problems_omitted,
                 "ok": r.ok,
             }
             for r in reports
@@ -111,9 +190,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     url = args.clickhouse_url or settings.clickhouse_url
     progress = Progress(enabled=not args.json)
     try:
+        trusted = trusted_keys(args, settings)
+        witnessed: dict[int, list[PublishedRoot]] = {}
+        for path in args.witness or []:
+            for shard, roots in witnessed_roots(load_checkpoints_file(path), trusted, settings.log_origin).items():
+                witnessed.setdefault(shard, []).extend(roots)
+        starts = {}
+        if args.from_checkpoint:
+            starts = start_points(load_checkpoints_file(args.from_checkpoint), trusted, settings.log_origin)
         client = connect(url, settings.clickhouse_database)
-        reports = verify_store(client, args.shard, progress)
-    except StoreUnreachableError as exc:
+        reports = verify_store(client, trusted, settings.log_origin, shards=args.shard, witnessed=witnessed,
+                               starts=starts, columns=not args.skip_columns, allow_unanchored=args.allow_unanchored,
+                               progress=progress)  # fmt: skip
+    except (KeysFileError, CheckpointFileError, StoreUnreachableError) as exc:
         print(f"verify: cannot run: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # the store answered with an error: infrastructure, not a verdict
@@ -124,15 +213,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     summary = report_json(reports)
     if args.json:
         print(json.dumps(summary))
-    else:
-        total = sum(r.records for r in reports)
-        for r in reports:
-            state = "ok" if r.ok else f"{len(r.problems)} problem(s)"
-            print(f"shard {r.shard}: {r.records} records, {r.checkpoints_checked} checkpoint(s) matched, "
-                  f"{r.unanchored} not yet under a checkpoint: {state}")  # fmt: skip
-        for r in reports:
-            for p in r.problems:
-                print(f"  FAILED {p.diagnostics()}")
-        verdict = "INTACT" if summary["ok"] else "FAILED"
-        print(f"{verdict}: {total} records in {len(reports)} shard(s) in {time.monotonic() - progress.started:.2f}s")
+        return EXIT_OK if summary["ok"] else EXIT_FAILED
+    for r in reports:
+        state = "ok" if r.ok else f"{len(r.problems) + r.problems_omitted} problem(s)"
+        witnessed_note = f", {r.witnessed_checked} witnessed head(s) matched" if r.witnessed_checked else ""
+        print(f"shard {r.shard}: {r.records} records from seq {r.start}, {r.checkpoints_checked} signed "
+              f"checkpoint(s) matched{witnessed_note}, {r.unanchored} not yet under a checkpoint: {state}")  # fmt: skip
+    for r in reports:
+        for p in r.problems:
+            print(f"  FAILED {p.diagnostics()}")
+        if r.problems_omitted:
+            print(f"  ... and {r.problems_omitted} more in shard {r.shard}")
+    total = sum(r.records for r in reports)
+    verdict = "INTACT" if summary["ok"] else "FAILED"
+    print(f"{verdict}: {total} records in {len(reports)} shard(s) in {time.monotonic() - progress.started:.2f}s")
     return EXIT_OK if summary["ok"] else EXIT_FAILED
+
+
+__all__ = ["VerificationError", "run", "verify_store"]

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from auditledger.stack.kafka_broker import KafkaBroker, install_kafka
 from auditledger.stack.prerequisites import ensure_java_and_maven
 from auditledger.stack.processes import free_port, pid_alive, port_free, read_pid, stop_pid_file, tail
 from auditledger.topics import ensure_topics
+from ledger.keyring import ensure_signing_key
 from stream.ledger_writer import GROUP_ID as STREAM_GROUP
 
 
@@ -83,6 +85,9 @@ class LocalStack:
         state["clickhouse_url"] = self._start_ledger(settings, state)
         settings = replace(settings, clickhouse_url=state["clickhouse_url"])
         self._save_state(state)
+        if ensure_signing_key(settings.signing_keys_dir, settings.log_origin, datetime.now(UTC)):
+            self.log(f"generated the checkpoint-signing key in {settings.signing_keys_dir} "
+                     "(auditors get its public half from `auditledger keys public`)")  # fmt: skip
         self.start_stream_worker(settings)
         state["running"] = True
         state["home"] = str(self.home)
