@@ -50,8 +50,9 @@ MAX_PROBLEMS = 1000  # per shard: enough to locate the damage without holding a 
 # LedgerEntry's single-object header: magic, fingerprint, then shard (int), seq, source_offset,
 # sequenced_at (longs, zig-zag varints), prev_leaf_hash (length 32 = varint 0x40, then the bytes).
 _VARINT = rb"[\x80-\xff]*[\x00-\x7f]"
-_HEADER = re.compile(re.escape(MAGIC) + rb"(.{8})(" + _VARINT + rb")(" + _VARINT + rb")" + _VARINT * 2 + rb"\x40(.{32})",
-                     re.DOTALL)  # fmt: skip
+_HEADER = re.compile(
+    re.escape(MAGIC) + rb"(.{8})(" + _VARINT + rb")(" + _VARINT + rb")" + _VARINT * 2 + rb"\x40(.{32})", re.DOTALL
+)
 
 
 def zigzag_varint(value: int) -> bytes:
