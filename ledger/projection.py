@@ -57,6 +57,13 @@ def record_row(record: Mapping[str, Any], entry: Mapping[str, Any]) -> tuple[Any
     )
 
 
+def checkpoint_row(checkpoint: Mapping[str, Any], message: bytes) -> tuple[Any, ...]:
+    """Row values in CHECKPOINT_COLUMNS order for a decoded Checkpoint and the message it came from."""
+    cp = checkpoint
+    return (cp["shard"], cp["tree_size"], bytes(cp["root_hash"]), cp["origin"], cp["note"], cp["created_at"],
+            cp["last_source_offset"], bytes(message))  # fmt: skip
+
+
 def _comparable(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:

@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from ledger.ddl import CHECKPOINT_COLUMNS, RECORD_COLUMNS
-from ledger.projection import record_row
+from ledger.projection import checkpoint_row, record_row
 from schemas import SchemaStore
 
 log = logging.getLogger("auditledger.sink")
@@ -114,10 +114,7 @@ class LedgerSink:
                 held.append(msg)
                 continue
             self._checkpoints.add(key)
-            rows.append(
-                (cp["shard"], cp["tree_size"], bytes(cp["root_hash"]), cp["origin"], cp["note"], cp["created_at"],
-                 cp["last_source_offset"], bytes(msg.value()))
-            )  # fmt: skip
+            rows.append(checkpoint_row(cp, msg.value()))
         self._held = held
         return rows
 
