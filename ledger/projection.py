@@ -83,5 +83,7 @@ def _comparable(value: Any) -> Any:
 def differing_columns(stored: Sequence[Any], derived: Sequence[Any]) -> list[str]:
     """Names of the columns whose stored value differs from the one derived from the entry."""
     return [
-        name for name, a, b in zip(RECORD_COLUMNS, stored, derived, strict=True) if _comparable(a) != _comparable(b)
+        name
+        for name, a, b in zip(RECORD_COLUMNS, stored, derived, strict=True)
+        if a != b and _comparable(a) != _comparable(b)  # equal values need no normalising
     ]

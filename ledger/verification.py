@@ -50,14 +50,19 @@ MAX_PROBLEMS = 1000  # per shard: enough to locate the damage without holding a 
 # LedgerEntry's single-object header: magic, fingerprint, then shard (int), seq, source_offset,
 # sequenced_at (longs, zig-zag varints), prev_leaf_hash (length 32 = varint 0x40, then the bytes).
 _VARINT = rb"[\x80-\xff]*[\x00-\x7f]"
-_HEADER = re.compile(
-    re.escape(MAGIC) + rb"(.{8})(" + _VARINT + rb")(" + _VARINT + rb")" + _VARINT * 2 + rb"\x40(.{32})", re.DOTALL
-)
+
+
+def header_pattern(fingerprint: bytes, shard: int) -> re.Pattern[bytes]:
+    """Matches the header of an entry of this schema and shard; groups: seq varint, prev_leaf_hash."""
+    fixed = re.escape(MAGIC + fingerprint + zigzag_varint(shard))
+    return re.compile(fixed + b"(" + _VARINT + b")" + _VARINT * 2 + rb"\x40(.{32})", re.DOTALL)
 
 
 def zigzag_varint(value: int) -> bytes:
     """Avro's encoding of an int or long."""
     n = (value << 1) ^ (value >> 63)
+    if n < 0x4000:  # the common case, written out: seq below 8192
+        return bytes((n,)) if n < 0x80 else bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -124,8 +129,7 @@ class ShardVerifier:
         self._prev_row: tuple[Any, ...] | None = None
         self._prev_flagged = False
         self._tree_intact = True
-        self._shard_varint = zigzag_varint(shard)
-        self._fingerprint = store.schema("LedgerEntry").fingerprint
+        self._header = header_pattern(store.schema("LedgerEntry").fingerprint, shard).match
 
     def _flag(self, error: VerificationError) -> None:
         if len(self.report.problems) < MAX_PROBLEMS:
@@ -144,78 +148,93 @@ class ShardVerifier:
         entries: Sequence[bytes],
         rows: Sequence[Sequence[Any]] | None = None,
     ) -> None:
-        """Rows given column-wise; `rows` (RECORD_COLUMNS order) are needed only for the column check (5)."""
+        """Rows given column-wise; `rows` (RECORD_COLUMNS order) are needed only for the column check (5).
+
+        The hot loop keeps its state in locals and writes it back at the end (or before a slow path)."""
         shard = self.report.shard
-        sha256, prefix, header = hashlib.sha256, LEAF_PREFIX, _HEADER.match
-        fingerprint, shard_varint = self._fingerprint, self._shard_varint
+        sha256, prefix, header, varint = hashlib.sha256, LEAF_PREFIX, self._header, zigzag_varint
         pending = self._pending
+        expected, prev_leaf, prev_flagged = self._expected, self._prev_leaf, self._prev_flagged
+        next_root = self._roots[self._next_root].tree_size if self._next_root < len(self._roots) else -1
+        accepted = 0
+        last = -1
         for i, seq in enumerate(seqs):
-            entry = bytes(entries[i])
+            entry = entries[i]
             # (1) position
-            if seq != self._expected:
-                if seq < self._expected:
-                    this = (seq, bytes(leaves[i]), entry)
-                    same = this == self._prev_row
+            if seq != expected:
+                if seq < expected:
+                    previous = self._row_at(last, seqs, leaves, entries)
+                    same = (seq, bytes(leaves[i]), bytes(entry)) == previous
                     detail = "an identical copy of the record" if same else "a second, different record at this seq"
                     self._flag(DuplicatedRecordError(shard, seq, detail))
                     continue
-                self._flag(MissingRecordError(shard, self._expected, f"{seq - self._expected} record(s) absent: "
-                                              f"seq {self._expected}..{seq - 1}"))  # fmt: skip
+                self._flag(MissingRecordError(shard, expected, f"{seq - expected} record(s) absent: "
+                                              f"seq {expected}..{seq - 1}"))  # fmt: skip
                 self._tree_intact = False
-                self._prev_flagged = True
-            self._expected = seq + 1
-            self.report.records += 1
-            self._prev_row = (seq, bytes(leaves[i]), entry)
+                next_root = -1
+                prev_flagged = True
+            expected = seq + 1
+            accepted += 1
+            last = i
             leaf = sha256(prefix + entry).digest()
             if self._tree_intact:
                 pending.append(leaf)
-            expected_prev, self._prev_leaf = self._prev_leaf, leaf
-            prev_flagged, self._prev_flagged = self._prev_flagged, True
+            expected_prev, prev_leaf = prev_leaf, leaf
             # (2) leaf
             if leaf != leaves[i]:
                 self._flag(ModifiedRecordError(shard, seq, "stored entry does not hash to the stored leaf hash"))
+                prev_flagged = True
             else:
                 m = header(entry)
-                if m is None or m[1] != fingerprint:
-                    self._check_decoded(seq, entry, expected_prev, prev_flagged)
                 # (3) placement
-                elif m[2] != shard_varint or m[3] != zigzag_varint(seq):
-                    self._flag_placement(seq, entry)
+                if m is None or m[1] != varint(seq):
+                    prev_flagged = self._check_decoded(seq, bytes(entry), expected_prev, prev_flagged) or (
+                        rows is not None and not self._columns_match(seq, rows[i], bytes(entry))
+                    )
                 # (4) chain
-                elif m[4] != expected_prev and not prev_flagged:
+                elif m[2] != expected_prev and not prev_flagged:
                     self._flag(ReorderedRecordError(shard, seq, "prev_leaf_hash does not match the leaf of seq - 1"))
+                    prev_flagged = True
                 # (5) columns
-                elif rows is None or self._columns_match(seq, rows[i], entry):
-                    self._prev_flagged = False
-            if self._next_root < len(self._roots) and self._expected >= self._roots[self._next_root].tree_size:
+                else:
+                    prev_flagged = rows is not None and not self._columns_match(seq, rows[i], bytes(entry))
+            if expected == next_root:
+                self._expected = expected
                 self._check_roots()
+                next_root = self._roots[self._next_root].tree_size if self._next_root < len(self._roots) else -1
+        self._expected, self._prev_leaf, self._prev_flagged = expected, prev_leaf, prev_flagged
+        self.report.records += accepted
+        if last >= 0:
+            self._prev_row = (seqs[last], bytes(leaves[last]), bytes(entries[last]))
         self._flush()
+
+    def _row_at(self, index: int, seqs: Sequence[int], leaves: Sequence[bytes], entries: Sequence[bytes]) -> Any:
+        if index < 0:
+            return self._prev_row
+        return (seqs[index], bytes(leaves[index]), bytes(entries[index]))
 
     def _flush(self) -> None:
         if self._pending:
             self._frontier.extend(self._pending)
             self._pending.clear()
 
-    def _check_decoded(self, seq: int, entry: bytes, expected_prev: bytes, prev_flagged: bool) -> None:
-        """Slow path for an entry written under another schema version: decode it fully."""
+    def _check_decoded(self, seq: int, entry: bytes, expected_prev: bytes, prev_flagged: bool) -> bool:
+        """Slow path: an entry under another schema version, or one whose header names another place.
+        Returns whether this row was flagged."""
         shard = self.report.shard
         try:
             decoded = self._store.decode(entry, reader="LedgerEntry")
         except Exception as exc:
             self._flag(ModifiedRecordError(shard, seq, f"entry does not decode: {exc}"))
-            return
+            return True
         if decoded["shard"] != shard or decoded["seq"] != seq:
             self._flag(ReorderedRecordError(shard, seq, f"entry was written as shard {decoded['shard']} "
                                             f"seq {decoded['seq']}"))  # fmt: skip
-        elif bytes(decoded["prev_leaf_hash"]) != expected_prev and not prev_flagged:
+            return True
+        if bytes(decoded["prev_leaf_hash"]) != expected_prev and not prev_flagged:
             self._flag(ReorderedRecordError(shard, seq, "prev_leaf_hash does not match the leaf of seq - 1"))
-        else:
-            self._prev_flagged = False
-
-    def _flag_placement(self, seq: int, entry: bytes) -> None:
-        decoded = self._store.decode(entry, reader="LedgerEntry")
-        self._flag(ReorderedRecordError(self.report.shard, seq, f"entry was written as shard {decoded['shard']} "
-                                        f"seq {decoded['seq']}"))  # fmt: skip
+            return True
+        return False
 
     def _columns_match(self, seq: int, row: Sequence[Any], entry: bytes) -> bool:
         decoded = self._store.decode(entry, reader="LedgerEntry")

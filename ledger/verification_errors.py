@@ -14,6 +14,10 @@ class VerificationError(Exception):
         self.seq = seq
         self.detail = detail
 
+    def __reduce__(self) -> tuple[type, tuple[int, int | None, str]]:
+        """Reports cross process boundaries when shards are verified in parallel."""
+        return (type(self), (self.shard, self.seq, self.detail))
+
     def diagnostics(self) -> str:
         where = f"shard {self.shard}" + (f", seq {self.seq}" if self.seq is not None else "")
         return f"{where}: {self.kind} — {self.detail}"

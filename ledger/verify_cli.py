@@ -18,20 +18,20 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from auditledger.config import Settings
-from ledger.checkpoint_checks import PublishedRoot, StoredCheckpoint, published_roots
+from ledger.checkpoint_checks import PublishedRoot
 from ledger.clickhouse_client import StoreUnreachableError, connect
-from ledger.ddl import BINARY_COLUMNS, RECORD_COLUMNS
+from ledger.store_verification import Progress, verify_store
 from ledger.trusted_keys import KeysFileError, TrustedKey, load_trusted_keys
-from ledger.verification import ShardReport, ShardStart, ShardVerifier
+from ledger.verification import ShardReport
 from ledger.verification_errors import VerificationError
 from ledger.witness import CheckpointFileError, load_checkpoints_file, start_points, witnessed_roots
-from schemas import SchemaStore
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
@@ -61,6 +61,12 @@ def add_parser(subparsers: Any) -> None:
         help="prove the signed entries only; do not check the analyst columns against them (faster)",
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=min(os.cpu_count() or 1, 4),
+        help="verify shards in this many processes (default: the CPU count, at most 4)",
+    )
+    p.add_argument(
         "--allow-unanchored",
         action="store_true",
         help="report records newer than the last signed checkpoint instead of failing on them",
@@ -69,34 +75,6 @@ def add_parser(subparsers: Any) -> None:
         "--clickhouse-url", help="ClickHouse HTTP URL (default: the local stack's or AUDITLEDGER_CLICKHOUSE_URL)"
     )  # fmt: skip
     p.set_defaults(run=run)
-
-
-class Progress:
-    """A progress line on stderr when it is a terminal and output is for people; silent otherwise."""
-
-    def __init__(self, enabled: bool, total: int = 0) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.total = total
-        self.started = time.monotonic()
-        self.done = 0
-        self._last = 0.0
-
-    def tick(self, shard: int, count: int) -> None:
-        self.done += count
-        now = time.monotonic()
-        if self.enabled and now - self._last > 0.2:
-            rate = self.done / max(now - self.started, 1e-9)
-            share = f"{100 * self.done / self.total:3.0f}% " if self.total else ""
-            width = 30
-            filled = int(width * self.done / self.total) if self.total else 0
-            bar = f"[{'#' * filled}{'.' * (width - filled)}] " if self.total else ""
-            sys.stderr.write(f"\r{bar}{share}{self.done:,}/{self.total:,} records ({rate:,.0f}/s) shard {shard}")
-            sys.stderr.flush()
-            self._last = now
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
 
 
 def trusted_keys(args: argparse.Namespace, settings: Settings) -> list[TrustedKey]:
@@ -109,59 +87,6 @@ def trusted_keys(args: argparse.Namespace, settings: Settings) -> list[TrustedKe
     if not keys:
         raise KeysFileError("no verifier keys: pass --keys FILE (from `auditledger keys public`)")
     return keys
-
-
-def stored_checkpoints(client: Any) -> dict[int, list[StoredCheckpoint]]:
-    result = client.query(
-        "SELECT shard, tree_size, root_hash, note FROM ledger_checkpoints", column_formats={"root_hash": "bytes"}
-    )
-    stored: dict[int, list[StoredCheckpoint]] = {}
-    for shard, size, root, note in result.result_rows:
-        stored.setdefault(int(shard), []).append(StoredCheckpoint(int(shard), int(size), bytes(root), str(note)))
-    return stored
-
-
-def verify_store(
-    client: Any,
-    trusted: list[TrustedKey],
-    log_origin: str,
-    *,
-    shards: list[int] | None = None,
-    witnessed: dict[int, list[PublishedRoot]] | None = None,
-    starts: dict[int, ShardStart] | None = None,
-    columns: bool = True,
-    allow_unanchored: bool = False,
-    progress: Progress | None = None,
-) -> list[ShardReport]:
-    store = SchemaStore()
-    witnessed, starts = witnessed or {}, starts or {}
-    checkpoints = stored_checkpoints(client)
-    counts = {int(s): int(n) for s, n in client.query("SELECT shard, count() FROM ledger_records GROUP BY shard")
-              .result_rows}  # fmt: skip
-    wanted = [s for s in sorted(set(counts) | set(checkpoints) | set(witnessed)) if shards is None or s in shards]
-    progress = progress or Progress(enabled=False)
-    progress.total = sum(counts.get(s, 0) for s in wanted)
-    names = RECORD_COLUMNS if columns else ("seq", "leaf_hash", "entry")
-    seq_at, leaf_at, entry_at = (names.index(n) for n in ("seq", "leaf_hash", "entry"))
-    reports = []
-    for shard in wanted:
-        roots, problems = published_roots(shard, checkpoints.get(shard, []), trusted, log_origin)
-        start = starts.get(shard, ShardStart())
-        verifier = ShardVerifier(shard, [*roots, *witnessed.get(shard, [])], store, start=start, columns=columns,
-                                 allow_unanchored=allow_unanchored)  # fmt: skip
-        query = (f"SELECT {', '.join(names)} FROM ledger_records WHERE shard = {{shard:UInt32}} "
-                 f"AND seq >= {{start:UInt64}} ORDER BY seq, leaf_hash")  # fmt: skip
-        with client.query_column_block_stream(
-            query, parameters={"shard": shard, "start": start.tree_size}, column_formats=BINARY_COLUMNS
-        ) as blocks:
-            for block in blocks:
-                rows = list(zip(*block, strict=True)) if columns else None
-                verifier.add_block(block[seq_at], block[leaf_at], block[entry_at], rows)
-                progress.tick(shard, len(block[seq_at]))
-        report = verifier.finish()
-        report.problems[:0] = problems
-        reports.append(report)
-    return reports
 
 
 def report_json(reports: list[ShardReport]) -> dict[str, Any]:
@@ -201,7 +126,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         client = connect(url, settings.clickhouse_database)
         reports = verify_store(client, trusted, settings.log_origin, shards=args.shard, witnessed=witnessed,
                                starts=starts, columns=not args.skip_columns, allow_unanchored=args.allow_unanchored,
-                               progress=progress)  # fmt: skip
+                               progress=progress, workers=args.workers,
+                               connection=(url, settings.clickhouse_database))  # fmt: skip
     except (KeysFileError, CheckpointFileError, StoreUnreachableError) as exc:
         print(f"verify: cannot run: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -203,3 +203,22 @@ def test_verify_with_the_published_keys_file_and_refusal_of_a_foreign_one(settin
     code, report = verify(settings, "--keys", str(foreign))
     assert code == 1 and report["problems"][0]["kind"] == "bad_signature"
     assert {p["kind"] for p in report["problems"]} == {"bad_signature", "unanchored"}  # nothing vouches for any record
+
+
+def test_shards_verified_in_parallel_processes_report_as_one_process_does(settings, ch, restored, monkeypatch) -> None:
+    from ledger import store_verification
+    from ledger.keyring import Keyring
+
+    shard = busiest_shards(ch)[0]
+    delete(ch, "ledger_records", f"shard = {shard} AND seq = 7")
+    monkeypatch.setattr(store_verification, "PARALLEL_FROM_RECORDS", 0)
+    trusted = Keyring.load(settings.signing_keys_dir).trusted_keys()
+
+    def outcome(workers: int) -> list:
+        reports = store_verification.verify_store(ch, trusted, settings.log_origin, workers=workers,
+                                                  connection=(settings.clickhouse_url, "default"))  # fmt: skip
+        return [(r.shard, r.records, r.tree_size, r.root_hash, [p.as_dict() for p in r.problems]) for r in reports]
+
+    parallel = outcome(2)
+    assert parallel == outcome(1)
+    assert [(shard, 7, "missing")] == [(p["shard"], p["seq"], p["kind"]) for r in parallel for p in r[4]][:1]
