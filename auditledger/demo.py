@@ -126,11 +126,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  emit -> queryable:   {path_s:6.2f} s   ({len(events) / path_s:,.0f} events/s through the whole path)")
     print(f"  verify:              {'INTACT' if summary['ok'] else 'FAILED'}: "
           f"{sum(s['records'] for s in summary['shards'])} records in {len(summary['shards'])} shards, "
-          f"{sum(s['checkpoints_checked'] for s in summary['shards'])} checkpoints matched "
+          f"{sum(s['checkpoints_checked'] for s in summary['shards'])} signed checkpoints matched "
           f"in {t_verified - t_queryable:.2f} s")  # fmt: skip
     for p in summary["problems"]:
         print(f"    problem: {p}")
     print(f"  total wall time:     {t_verified - t0:6.1f} s")
-    print("  try:                 .venv/bin/auditledger verify --json")
+    print("  try:                 .venv/bin/auditledger keys public > keys.txt")
+    print("                       .venv/bin/auditledger verify --keys keys.txt")
+    print(f"                       .venv/bin/auditledger prove {ids[0]} --json > bundle.json")
+    print("                       .venv/bin/auditledger verify-proof bundle.json --keys keys.txt")
     print(f"                       curl '{settings.clickhouse_url}/?query=SELECT+count()+FROM+ledger_records'")
     return 0 if summary["ok"] else 1
