@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,3 +223,26 @@ def test_shards_verified_in_parallel_processes_report_as_one_process_does(settin
     parallel = outcome(2)
     assert parallel == outcome(1)
     assert [(shard, 7, "missing")] == [(p["shard"], p["seq"], p["kind"]) for r in parallel for p in r[4]][:1]
+
+
+def test_checkpoint_export_to_a_topic_carries_every_shards_signed_head(settings, ch, ledger_ready) -> None:
+    from confluent_kafka import Consumer
+
+    topic = "audit.witness"
+    proc = cli(settings, "checkpoint", "export", "--out", "/dev/null", "--topic", topic)
+    assert proc.returncode == 0, proc.stderr
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "witness-test",
+                         "auto.offset.reset": "earliest"})  # fmt: skip
+    consumer.subscribe([topic])
+    seen: dict[int, dict] = {}
+    deadline = time.monotonic() + 30
+    while len(seen) < len(busiest_shards(ch)) and time.monotonic() < deadline:
+        msg = consumer.poll(1.0)
+        if msg is not None and not msg.error():
+            item = json.loads(msg.value())
+            assert int(msg.key()) == item["shard"]
+            seen[item["shard"]] = item
+    consumer.close()
+    assert set(busiest_shards(ch)) <= set(seen)
+    for item in seen.values():
+        assert SignedNote.parse(item["note"]).signatures and item["frontier"]
