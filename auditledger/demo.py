@@ -12,8 +12,8 @@ from typing import Any
 from auditledger.config import Settings
 from auditledger.stack.local_stack import LocalStack
 from ledger.clickhouse_client import connect
-from ledger.keyring import Keyring
-from ledger.verify_cli import report_json, verify_store
+from ledger.store_verification import verify_store
+from ledger.verify_cli import report_json, trusted_keys
 from producers.demo_session import demo_events
 from producers.emitter import AuditEmitter
 
@@ -81,11 +81,6 @@ def wait_anchored(client: Any, timeout_s: float) -> bool:
     return True
 
 
-def trusted_keys_of(settings: Settings) -> list:
-    """The public half of the local keyring: the demo verifies as an auditor would, without private keys."""
-    return Keyring.load(settings.signing_keys_dir).trusted_keys()
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     t0 = time.monotonic()
     stack = LocalStack(settings)
@@ -108,7 +103,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"demo: only {found} of {len(ids)} events became queryable in {args.timeout:.0f}s", file=sys.stderr)
         return 1
     wait_anchored(client, 30)
-    reports = verify_store(client, trusted_keys_of(settings), settings.log_origin)
+    reports = verify_store(client, trusted_keys(None, settings), settings.log_origin)
     t_verified = time.monotonic()
     summary = report_json(reports)
     kinds: dict[str, int] = {}

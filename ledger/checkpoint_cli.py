@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         client = connect(args.clickhouse_url or settings.clickhouse_url, settings.clickhouse_database)
         items = latest_checkpoints(client)
-        start_points(items, trusted_keys(args, settings), settings.log_origin)
+        start_points(items, trusted_keys(args.keys, settings), settings.log_origin)
     except (StoreUnreachableError, KeysFileError) as exc:
         print(f"checkpoint export: cannot run: {exc}", file=sys.stderr)
         return 2

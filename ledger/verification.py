@@ -97,10 +97,6 @@ class ShardReport:
     def ok(self) -> bool:
         return not self.problems
 
-    def raise_first(self) -> None:
-        if self.problems:
-            raise self.problems[0]
-
 
 class ShardVerifier:
     """Feed rows ordered by (seq, leaf_hash) with `add_block` (or `add`), then `finish`. Memory is O(log n)."""

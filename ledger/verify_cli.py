@@ -30,7 +30,6 @@ from ledger.clickhouse_client import StoreUnreachableError, connect
 from ledger.store_verification import Progress, verify_store
 from ledger.trusted_keys import KeysFileError, TrustedKey, load_trusted_keys
 from ledger.verification import ShardReport
-from ledger.verification_errors import VerificationError
 from ledger.witness import CheckpointFileError, load_checkpoints_file, start_points, witnessed_roots
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -77,9 +76,10 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
-def trusted_keys(args: argparse.Namespace, settings: Settings) -> list[TrustedKey]:
-    if args.keys:
-        keys = load_trusted_keys(args.keys)
+def trusted_keys(keys_file: Path | None, settings: Settings) -> list[TrustedKey]:
+    """The keys in `keys_file`, else the public half of the local keyring (never a private key)."""
+    if keys_file:
+        keys = load_trusted_keys(keys_file)
     else:
         from ledger.keyring import Keyring
 
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     url = args.clickhouse_url or settings.clickhouse_url
     progress = Progress(enabled=not args.json)
     try:
-        trusted = trusted_keys(args, settings)
+        trusted = trusted_keys(args.keys, settings)
         witnessed: dict[int, list[PublishedRoot]] = {}
         for path in args.witness or []:
             for shard, roots in witnessed_roots(load_checkpoints_file(path), trusted, settings.log_origin).items():
@@ -154,6 +154,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     verdict = "INTACT" if summary["ok"] else "FAILED"
     print(f"{verdict}: {total} records in {len(reports)} shard(s) in {time.monotonic() - progress.started:.2f}s")
     return EXIT_OK if summary["ok"] else EXIT_FAILED
-
-
-__all__ = ["VerificationError", "run", "verify_store"]
