@@ -20,6 +20,7 @@ from auditledger.config import ConfigError, Settings, load_settings
 from ledger import checkpoint_cli, keys_cli, verify_cli
 from ledger.prove_cli import add_parsers as add_proof_parsers
 from producers import emit_cli
+from stream import deadletter_cli, policy_cli
 
 
 def _stack_parser(subparsers: Any) -> None:
@@ -85,7 +86,13 @@ def _run_stream(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
     from auditledger.config import settings_environment
+    from stream.admission_config import check_stream_config
 
+    try:
+        check_stream_config(settings)  # a bad policy or a missing key: refuse before joining the group
+    except ValueError as exc:
+        print(f"stream: refusing to start: {exc}", file=sys.stderr)
+        return 2
     os.environ.update(settings_environment(settings))  # the Faust app reads its settings on import
     sys.argv = [sys.argv[0], "worker"]
     from stream.worker import run_worker
@@ -121,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_proof_parsers(sub)
     checkpoint_cli.add_parser(sub)
     keys_cli.add_parser(sub)
+    policy_cli.add_parser(sub)
+    deadletter_cli.add_parser(sub)
     _topics_parser(sub)
     _ledger_parser(sub)
     _stream_parser(sub)

@@ -47,6 +47,9 @@ class Settings:
     stream_batch_within_s: float = 0.2
     sink_batch_size: int = 5000
     keys_dir: str = ""
+    policy_file: str = ""
+    masking_keys_dir: str = ""
+    deadletter_public_key: str = ""
     topics: TopicNames = field(default_factory=TopicNames)
 
     def with_overrides(self, **values: Any) -> Settings:
@@ -60,6 +63,25 @@ class Settings:
     def signing_keys_dir(self) -> Path:
         """Where the checkpoint-signing keyring lives: keys_dir if set, else <home>/keys."""
         return Path(self.keys_dir).expanduser().resolve() if self.keys_dir else self.home / "keys"
+
+    @property
+    def masking_keys_path(self) -> Path:
+        """Where the masking (HMAC) keys live: masking_keys_dir if set, else <home>/masking-keys."""
+        if self.masking_keys_dir:
+            return Path(self.masking_keys_dir).expanduser().resolve()
+        return self.home / "masking-keys"
+
+    @property
+    def deadletter_public_key_path(self) -> Path:
+        """The key dead letters are sealed to: deadletter_public_key if set, else <home>/deadletter/recipient.pub."""
+        if self.deadletter_public_key:
+            return Path(self.deadletter_public_key).expanduser().resolve()
+        return self.home / "deadletter" / "recipient.pub"
+
+    @property
+    def deadletter_private_key_path(self) -> Path:
+        """Where the local stack keeps the matching private key (production keeps it off the stream's host)."""
+        return self.deadletter_public_key_path.with_suffix(".key")
 
 
 _SCALAR_TYPES = {f.name: f.type for f in fields(Settings) if f.name != "topics"}

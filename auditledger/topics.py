@@ -24,7 +24,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     n = settings.partitions
     raw_retention = str(settings.events_retention_hours * 3600 * 1000)
     return [
-        TopicSpec(t.events, n, {"retention.ms": raw_retention, "cleanup.policy": "delete"}),
+        # Restricted: the only place raw (unmasked) events and credentials live. LogAppendTime: the broker's
+        # clock, not the emitter's, is the time a credential is judged at.
+        TopicSpec(t.events, n, {"retention.ms": raw_retention, "cleanup.policy": "delete",
+                                "message.timestamp.type": "LogAppendTime"}),  # fmt: skip
         TopicSpec(t.approvals, n, {"cleanup.policy": "compact"}),
         TopicSpec(t.ledger, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
         TopicSpec(t.checkpoints, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),

@@ -40,6 +40,16 @@ CREATE TABLE IF NOT EXISTS ledger_records
     parent_run_id    String,
     graph_node       String,
     trace_id         String,
+    identity_status  LowCardinality(String) COMMENT 'verified, unverified or absent: was the actor proven by a token',
+    identity_reason  String,
+    identity_subject String COMMENT 'verified claims; empty unless the token verified',
+    identity_issuer  String,
+    identity_email   String,
+    identity_groups  Array(String),
+    token_fingerprint String COMMENT 'hex SHA-256 of the token; the token itself is never stored',
+    masking_policy   String COMMENT 'hex SHA-256 of the masking policy in force',
+    masked           Array(Tuple(path String, rule String, action String, count UInt32))
+                     COMMENT 'what was masked where (never the value)',
     entry            String COMMENT 'the exact bytes the leaf hash commits to',
     INDEX idx_session session_id TYPE bloom_filter GRANULARITY 4,
     INDEX idx_actor actor_subject TYPE bloom_filter GRANULARITY 4,
@@ -94,7 +104,8 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "occurred_at", "actor_subject", "actor_issuer", "actor_groups", "actor_kind", "action_type", "action_name",
     "target_kind", "target_name", "prompt", "parameters", "tool_arguments", "query", "response", "attributes",
     "outcome_status", "outcome_error", "source_service", "source_host", "source_ip", "session_id", "run_id",
-    "parent_run_id", "graph_node", "trace_id", "entry",
+    "parent_run_id", "graph_node", "trace_id", "identity_status", "identity_reason", "identity_subject",
+    "identity_issuer", "identity_email", "identity_groups", "token_fingerprint", "masking_policy", "masked", "entry",
 )  # fmt: skip
 
 CHECKPOINT_COLUMNS: tuple[str, ...] = (

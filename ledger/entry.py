@@ -18,6 +18,10 @@ from schemas import SchemaStore
 
 ZERO_HASH = bytes(32)
 
+# An entry for an event that carried no credential and in which nothing was masked.
+ABSENT_IDENTITY: Mapping[str, Any] = {"status": "absent", "reason": "", "groups": []}
+NOTHING_MASKED: Mapping[str, Any] = {"policy_digest": "", "items": []}
+
 
 def encode_entry(
     store: SchemaStore,
@@ -28,6 +32,8 @@ def encode_entry(
     sequenced_at: datetime,
     prev_leaf_hash: bytes,
     event: Mapping[str, Any],
+    identity: Mapping[str, Any] = ABSENT_IDENTITY,
+    masking: Mapping[str, Any] = NOTHING_MASKED,
 ) -> bytes:
     return store.encode(
         "LedgerEntry",
@@ -38,6 +44,8 @@ def encode_entry(
             "sequenced_at": sequenced_at,
             "prev_leaf_hash": prev_leaf_hash,
             "event": event,
+            "identity": identity,
+            "masking": masking,
         },
     )
 

@@ -19,6 +19,7 @@ def record_row(record: Mapping[str, Any], entry: Mapping[str, Any]) -> tuple[Any
     e = entry["event"]
     actor, action, target, payload = e["actor"], e["action"], e["target"], e["payload"]
     outcome, source, corr = e["outcome"], e["source"], e["correlation"]
+    identity, masking = entry["identity"], entry["masking"]
     return (
         record["shard"],
         record["seq"],
@@ -53,6 +54,15 @@ def record_row(record: Mapping[str, Any], entry: Mapping[str, Any]) -> tuple[Any
         corr["parent_run_id"] or "",
         corr["graph_node"] or "",
         corr["trace_id"] or "",
+        identity["status"],
+        identity["reason"],
+        identity["subject"] or "",
+        identity["issuer"] or "",
+        identity["email"] or "",
+        list(identity["groups"]),
+        identity["token_fingerprint"] or "",
+        masking["policy_digest"],
+        [(m["path"], m["rule"], m["action"], m["count"]) for m in masking["items"]],
         bytes(record["entry"]),
     )
 

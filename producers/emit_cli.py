@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from auditledger.config import Settings
@@ -25,6 +27,9 @@ def add_parser(subparsers: Any) -> None:
         "--bootstrap", help="Kafka bootstrap servers (default: the local stack's or AUDITLEDGER_KAFKA_BOOTSTRAP)"
     )
     p.add_argument("--topic", help="topic to publish to (default: audit.events)")
+    p.add_argument("--token-file", type=Path, metavar="FILE",
+                   help="attach the OIDC ID token in FILE to every event without a credential of its own "
+                   "(also AUDITLEDGER_ID_TOKEN_FILE); the stream verifies it and records only its claims")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.set_defaults(run=run)
 
@@ -34,10 +39,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not bootstrap:
         print("emit: no Kafka bootstrap: start the stack or pass --bootstrap", file=sys.stderr)
         return 2
+    token_file = args.token_file or (Path(os.environ["AUDITLEDGER_ID_TOKEN_FILE"])
+                                     if os.environ.get("AUDITLEDGER_ID_TOKEN_FILE") else None)  # fmt: skip
+    try:
+        token = token_file.read_text(encoding="ascii").strip() if token_file else None
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"emit: cannot read the token file {token_file}: {getattr(exc, 'strerror', None) or 'not ASCII'}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     rejected = 0
     sent = 0
-    emitter = AuditEmitter(bootstrap, topic=args.topic or settings.topics.events)
+    emitter = AuditEmitter(bootstrap, topic=args.topic or settings.topics.events,
+                           id_token=(lambda: token) if token else None)  # fmt: skip
     with stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,8 @@ class AuditEmitter:
 
     `emit` queues; `flush` waits for every confirmation and raises DeliveryError if any failed.
     Used as a context manager, leaving the block flushes, so a failure cannot pass silently.
+    `id_token`: a callable returning the caller's current OIDC ID token (or a service account's); it is
+    attached to every event that has no credential of its own, and the stream verifies it.
     """
 
     def __init__(
@@ -49,8 +51,10 @@ class AuditEmitter:
         topic: str = DEFAULT_TOPIC,
         store: SchemaStore | None = None,
         extra_config: Mapping[str, Any] | None = None,
+        id_token: Callable[[], str | None] | None = None,
     ) -> None:
         self.topic = topic
+        self._id_token = id_token
         self._store = store or SchemaStore()
         config = {
             "bootstrap.servers": bootstrap,
@@ -85,6 +89,10 @@ class AuditEmitter:
         return self.emit_datum(datum)
 
     def emit_datum(self, datum: Mapping[str, Any]) -> str:
+        if self._id_token is not None and not datum.get("credential"):
+            token = self._id_token()
+            if token:
+                datum = {**datum, "credential": {"kind": "oidc_id_token", "token": token}}
         value = self._store.encode("AuditEvent", datum)
         event_id = str(datum["event_id"])
         key = datum["correlation"]["session_id"].encode()

@@ -3,6 +3,7 @@
 The JSON form mirrors AuditEvent's fields. Conveniences: `event_id` and `occurred_at` may be left
 out (a UUID4 and the current time are filled in); `occurred_at` is ISO 8601; payload fields
 `parameters`, `tool_arguments` and `response` may be JSON values, stored as compact JSON text.
+`credential` is optional: {"kind": "oidc_id_token", "token": "<JWT>"}, or just the token as a string.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 ACTOR_KINDS = ("user", "service", "agent")
+CREDENTIAL_KINDS = ("oidc_id_token",)
 OUTCOME_STATUSES = ("success", "failure", "blocked")
 JSON_TEXT_FIELDS = ("parameters", "tool_arguments", "response")
 TEXT_FIELDS = ("prompt", "query")
@@ -72,6 +74,21 @@ def _json_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _credential(value: Any) -> dict[str, str] | None:
+    """Never echoes the token in an error: it is a secret."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"kind": "oidc_id_token", "token": value}
+    if not isinstance(value, Mapping):
+        raise EventFormatError(f"credential: want an object or a token string, got {type(value).__name__}")
+    kind = _choice(value, "kind", "credential.", CREDENTIAL_KINDS, "oidc_id_token")
+    token = value.get("token")
+    if not isinstance(token, str) or not token:
+        raise EventFormatError("credential.token: want a non-empty string")
+    return {"kind": kind, "token": token}
+
+
 def event_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
     """Build the AuditEvent datum; raises EventFormatError naming the first bad field."""
     if not isinstance(data, Mapping):
@@ -124,6 +141,7 @@ def event_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
             "session_id": _str(correlation, "session_id", "correlation.", required=True),
             **{k: _str(correlation, k, "correlation.") for k in ("run_id", "parent_run_id", "graph_node", "trace_id")},
         },
+        "credential": _credential(data.get("credential")),
     }
 
 

@@ -1,4 +1,4 @@
-"""The ledger path: audit.events -> audit.ledger / audit.checkpoints / audit.deadletter, one Kafka
+"""The ledger path: audit.events -> audit.ledger / audit.checkpoints / audit.alerts / audit.deadletter, one Kafka
 transaction per batch, with the input offsets committed inside the same transaction (KIP-447).
 
 Why not a Faust agent: Faust's exactly-once send path keys the transaction on the destination topic's
@@ -15,17 +15,32 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_LOG_APPEND_TIME,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from auditledger.config import Settings
 from ledger.keyring import SigningKeys
 from schemas import SchemaStore
+from stream.admission_config import admission_of, dead_letters_of
 from stream.recovery import ShardRecovery
 from stream.sequencer import LedgerSequencer, RawEvent
 
 log = logging.getLogger("auditledger.stream")
 
 GROUP_ID = "auditledger-stream"
+
+
+def _appended_at(msg: Message) -> datetime | None:
+    """The broker's append time, which the emitter cannot set: the time a credential is judged at."""
+    kind, millis = msg.timestamp()
+    return datetime.fromtimestamp(millis / 1000, UTC) if kind == TIMESTAMP_LOG_APPEND_TIME else None
 
 
 class LedgerWriter:
@@ -35,7 +50,8 @@ class LedgerWriter:
         self.settings = settings
         self._store = SchemaStore()
         topics = settings.topics
-        self._out_topic = {"ledger": topics.ledger, "checkpoints": topics.checkpoints, "deadletter": topics.deadletter}
+        self._out_topic = {"ledger": topics.ledger, "checkpoints": topics.checkpoints, "deadletter": topics.deadletter,
+                           "alerts": topics.alerts}  # fmt: skip
         common = {"bootstrap.servers": settings.kafka_bootstrap, **(kafka_config or {})}
         self._consumer = Consumer(
             {
@@ -63,6 +79,8 @@ class LedgerWriter:
         )
         self._recovery = ShardRecovery(settings.kafka_bootstrap, topics.ledger, topics.checkpoints, self._store,
                                        consumer_config=dict(kafka_config or {}))  # fmt: skip
+        admission = admission_of(settings)  # refuse to start on a bad policy or a missing masking key
+        dead_letters = dead_letters_of(settings, self._store, admission)
         signing_keys = SigningKeys(settings.signing_keys_dir)
         signing_keys.signers(datetime.now(UTC))  # refuse to start without a usable key (missing, or readable by others)
         self._sequencer = LedgerSequencer(
@@ -71,6 +89,8 @@ class LedgerWriter:
             log_origin=settings.log_origin,
             source_topic=topics.events,
             signers=signing_keys.signers,
+            admission=admission,
+            dead_letters=dead_letters,
             checkpoint_every_records=settings.checkpoint_every_records,
             checkpoint_every_ms=settings.checkpoint_every_ms,
         )
@@ -118,7 +138,7 @@ class LedgerWriter:
                 if err.code() == KafkaError._PARTITION_EOF:
                     continue
                 raise KafkaException(err)
-            raws.append(RawEvent(msg.partition(), msg.offset(), msg.value()))
+            raws.append(RawEvent(msg.partition(), msg.offset(), msg.value(), _appended_at(msg)))
             last[msg.partition()] = msg.offset()
         if not raws:
             return
@@ -142,9 +162,9 @@ class LedgerWriter:
                     raise
             self._rewind_to_committed()
             return
-        if result.dead_lettered or result.skipped_redelivered:
-            log.warning("batch: %d sequenced, %d dead-lettered, %d redelivered inputs skipped",
-                        result.appended, result.dead_lettered, result.skipped_redelivered)  # fmt: skip
+        if result.dead_lettered or result.skipped_redelivered or result.alerts:
+            log.warning("batch: %d sequenced, %d alerts, %d dead-lettered, %d redelivered inputs skipped",
+                        result.appended, result.alerts, result.dead_lettered, result.skipped_redelivered)  # fmt: skip
 
     def _produce(self, topic: str, value: bytes, partition: int) -> None:
         while True:

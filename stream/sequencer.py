@@ -1,12 +1,14 @@
-"""The ledger's batch step: raw events in, ledger records, dead letters and checkpoints out.
+"""The ledger's batch step: raw events in; ledger records, alerts, dead letters and checkpoints out.
 
 Pure apart from the `recover` callable it is given, so the same code runs under Faust, in tests
 and in benchmarks. Each output names the topic role and the partition (= shard) it must go to.
+Per event: decode and validate, admit (verify the credential, mask), then sequence and chain.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,17 +16,23 @@ from typing import Literal
 
 from ledger.signed_note import NoteSigner
 from schemas import SchemaStore
+from stream.admission import AlertDraft, EventAdmission
+from stream.dead_letters import DeadLetterBuilder
 from stream.shard_chain import ShardChain
 from stream.validation import RejectedEvent, decode_event
 
-OutputRole = Literal["ledger", "deadletter", "checkpoints"]
+OutputRole = Literal["ledger", "deadletter", "checkpoints", "alerts"]
+ALERT_NAMESPACE = uuid.UUID("6f1d8a52-3c0e-4d5e-9a43-2b7c1f0e9d11")
 
 
 @dataclass(frozen=True)
 class RawEvent:
+    """`received_at`: when the broker appended it (audit.events uses LogAppendTime), else None."""
+
     partition: int
     offset: int
     value: bytes | None
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class BatchResult:
     appended: int = 0
     dead_lettered: int = 0
     skipped_redelivered: int = 0
+    alerts: int = 0
 
 
 class LedgerSequencer:
@@ -52,6 +61,8 @@ class LedgerSequencer:
         log_origin: str,
         source_topic: str,
         signers: Callable[[datetime], Sequence[NoteSigner]],
+        admission: EventAdmission,
+        dead_letters: DeadLetterBuilder,
         checkpoint_every_records: int = 1000,
         checkpoint_every_ms: int = 1000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -62,6 +73,8 @@ class LedgerSequencer:
         self._origin = log_origin
         self._source_topic = source_topic
         self._signers = signers
+        self._admission = admission
+        self._dead_letters = dead_letters
         self._every_records = checkpoint_every_records
         self._every_ms = checkpoint_every_ms
         self._clock = clock
@@ -97,14 +110,22 @@ class LedgerSequencer:
             touched.add(raw.partition)
             try:
                 event = decode_event(self._store, raw.value, now)
+                admitted = self._admission.admit(event, raw.received_at or now)
             except RejectedEvent as rejected:
-                result.outputs.append(Output("deadletter", raw.partition, self._dead_letter(raw, rejected, now)))
+                dead = self._dead_letters.build(raw.partition, raw.offset, raw.value, rejected, now)
+                result.outputs.append(Output("deadletter", raw.partition, dead))
                 chain.consume_without_entry(raw.offset)
                 result.dead_lettered += 1
                 continue
-            _, _, record = chain.append(self._store, event, raw.offset, now)
+            seq, _, record = chain.append(
+                self._store, admitted.event, raw.offset, now, identity=admitted.identity, masking=admitted.masking
+            )
             result.outputs.append(Output("ledger", raw.partition, record))
             result.appended += 1
+            for alert in admitted.alerts:
+                message = self._alert(alert, admitted.event, chain, seq, now)
+                result.outputs.append(Output("alerts", raw.partition, message))
+                result.alerts += 1
         result.outputs.extend(self.due_checkpoints(touched, idle, now))
         return result
 
@@ -122,16 +143,21 @@ class LedgerSequencer:
                 outputs.append(Output("checkpoints", shard, signed))
         return outputs
 
-    def _dead_letter(self, raw: RawEvent, rejected: RejectedEvent, now: datetime) -> bytes:
+    def _alert(self, alert: AlertDraft, event: dict, chain: ShardChain, seq: int, now: datetime) -> bytes:
+        """Alert ids derive from the ledger position, so a replayed batch cannot raise a second alert."""
+        alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{self._origin}/{chain.shard}/{seq}/{alert.kind}")
         return self._store.encode(
-            "DeadLetter",
+            "Alert",
             {
-                "reason": rejected.rejection.reason,
-                "error_kind": rejected.rejection.kind,
-                "source_topic": self._source_topic,
-                "source_partition": raw.partition,
-                "source_offset": raw.offset,
-                "received_at": now,
-                "original": raw.value or b"",
+                "alert_id": str(alert_id),
+                "kind": alert.kind,
+                "severity": alert.severity,
+                "tenant": event["tenant"],
+                "event_id": str(event["event_id"]),
+                "shard": chain.shard,
+                "seq": seq,
+                "detected_at": now,
+                "summary": alert.summary,
+                "details": dict(alert.details),
             },
         )

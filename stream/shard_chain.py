@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ledger.entry import ZERO_HASH, encode_entry, entry_leaf_hash
+from ledger.entry import ABSENT_IDENTITY, NOTHING_MASKED, ZERO_HASH, encode_entry, entry_leaf_hash
 from ledger.merkle import CompactFrontier
 from ledger.signed_note import NoteSigner, SignedNote
 from ledger.tree_head import TreeHead, shard_origin
@@ -38,9 +38,15 @@ class ShardChain:
         return source_offset <= self.last_source_offset
 
     def append(
-        self, store: SchemaStore, event: Mapping[str, Any], source_offset: int, now: datetime
+        self,
+        store: SchemaStore,
+        event: Mapping[str, Any],
+        source_offset: int,
+        now: datetime,
+        identity: Mapping[str, Any] = ABSENT_IDENTITY,
+        masking: Mapping[str, Any] = NOTHING_MASKED,
     ) -> tuple[int, bytes, bytes]:
-        """Sequence one event; returns (seq, leaf hash, LedgerRecord message bytes)."""
+        """Sequence one admitted (masked) event; returns (seq, leaf hash, LedgerRecord message bytes)."""
         seq = self.frontier.size
         entry = encode_entry(
             store,
@@ -50,6 +56,8 @@ class ShardChain:
             sequenced_at=now,
             prev_leaf_hash=self.last_leaf_hash,
             event=event,
+            identity=identity,
+            masking=masking,
         )
         leaf = entry_leaf_hash(entry)
         self.frontier.append(leaf)

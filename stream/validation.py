@@ -34,14 +34,17 @@ MAX_CLOCK_SKEW = timedelta(days=1)
 
 @dataclass(frozen=True)
 class Rejection:
-    kind: str  # undecodable | unknown_schema | invalid
+    kind: str  # undecodable | unknown_schema | invalid | unscannable
     reason: str
 
 
 class RejectedEvent(Exception):
-    def __init__(self, rejection: Rejection) -> None:
+    """`event` is the decoded event when there was one (for a masked preview in the dead letter)."""
+
+    def __init__(self, rejection: Rejection, event: dict[str, Any] | None = None) -> None:
         super().__init__(rejection.reason)
         self.rejection = rejection
+        self.event = event
 
 
 def decode_event(store: SchemaStore, raw: bytes | None, now: datetime) -> dict[str, Any]:
@@ -58,7 +61,7 @@ def decode_event(store: SchemaStore, raw: bytes | None, now: datetime) -> dict[s
         raise RejectedEvent(Rejection("undecodable", str(exc))) from None
     problem = event_problem(event, now)
     if problem:
-        raise RejectedEvent(Rejection("invalid", problem))
+        raise RejectedEvent(Rejection("invalid", problem), event=event)
     return event
 
 

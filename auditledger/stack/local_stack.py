@@ -26,6 +26,7 @@ from auditledger.stack.prerequisites import ensure_java_and_maven
 from auditledger.stack.processes import free_port, pid_alive, port_free, read_pid, stop_pid_file, tail
 from auditledger.topics import ensure_topics
 from ledger.keyring import ensure_signing_key
+from stream.admission_config import ensure_local_secrets
 from stream.ledger_writer import GROUP_ID as STREAM_GROUP
 
 
@@ -88,6 +89,8 @@ class LocalStack:
         if ensure_signing_key(settings.signing_keys_dir, settings.log_origin, datetime.now(UTC)):
             self.log(f"generated the checkpoint-signing key in {settings.signing_keys_dir} "
                      "(auditors get its public half from `auditledger keys public`)")  # fmt: skip
+        for created in ensure_local_secrets(settings):
+            self.log(f"generated the {created} under {self.home}")
         self.start_stream_worker(settings)
         state["running"] = True
         state["home"] = str(self.home)
