@@ -5,11 +5,12 @@ A key whose `use` is not "sig", or whose `key_ops` lacks "verify", is ignored; a
 skipped with a note (see JwkSet.skipped) and does not spoil the rest of the set. RSA keys are kept
 whatever their size so that a token signed by a small one gets a precise reason (weak_key).
 
-JwksCache loads each issuer's set from a file or an https URL, keeps it for `cache_ttl_s`, and
-reloads earlier only when asked (`refresh`, used on an unknown kid) or, for a file, when the file's
-mtime/size/inode changed — in both cases at most once per `refresh_min_interval_s` per issuer, so a
-flood of tokens naming forged kids cannot hammer the identity provider. If a reload fails, the keys
-already held stay in use until a reload succeeds. Lookups may block on a fetch (timeout 5 s).
+JwksCache loads each issuer's set from a file or an https URL (plain http only to localhost), keeps
+it for `cache_ttl_s`, and reloads earlier only when asked (`refresh`, used on an unknown kid) or, for
+a file, when the file's mtime/size/inode changed. Either happens at most once per
+`refresh_min_interval_s` per issuer, so a flood of tokens naming forged kids cannot hammer the
+identity provider. If a reload fails, the keys already held stay in use until a reload succeeds.
+Lookups may block on a fetch (timeout 5 s).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from stream.identity.config import IdentitySettings, IssuerConfig
 from stream.identity.jwt import JoseError, PublicKey, b64url_decode, key_type_name, parse_json_object
 
 MAX_JWKS_BYTES = 1 << 20
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 FETCH_TIMEOUT_S = 5.0
 
 FetchFn = Callable[[str, float], bytes]
@@ -161,18 +163,30 @@ def parse_jwks(document: Mapping[str, Any] | bytes | str) -> JwkSet:
     return JwkSet(tuple(keys), tuple(skipped))
 
 
-class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+def transport_is_safe(url: str) -> bool:
+    """https, or plain http to this machine only (127.0.0.1 / localhost / ::1, as the policy file allows)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return bool(host)
+    return parts.scheme == "http" and host in LOOPBACK_HOSTS
+
+
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if urllib.parse.urlsplit(newurl).scheme != "https":
-            raise urllib.error.URLError("JWKS redirect to a non-https URL refused")
+        if not transport_is_safe(newurl):
+            raise urllib.error.URLError("redirect to a plain http URL refused")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def fetch_https(url: str, timeout_s: float) -> bytes:
-    """GET an https URL with urllib (redirects only to https), at most MAX_JWKS_BYTES."""
-    if urllib.parse.urlsplit(url).scheme != "https":
+def fetch_url(url: str, timeout_s: float) -> bytes:
+    """GET a JWKS URL with urllib (https, or http to loopback; redirects likewise), at most MAX_JWKS_BYTES."""
+    if not transport_is_safe(url):
         raise ValueError(f"JWKS URL must be https: {url}")
-    opener = urllib.request.build_opener(_HttpsOnlyRedirects())
+    opener = urllib.request.build_opener(_SafeRedirects())
     request = urllib.request.Request(url, headers={"Accept": "application/json, application/jwk-set+json"})
     with opener.open(request, timeout=timeout_s) as response:
         body = response.read(MAX_JWKS_BYTES + 1)
@@ -205,7 +219,7 @@ class JwksCache:
         *,
         cache_ttl_s: float = 3600.0,
         refresh_min_interval_s: float = 5.0,
-        fetch: FetchFn = fetch_https,
+        fetch: FetchFn = fetch_url,
         monotonic: Callable[[], float] = time.monotonic,
         timeout_s: float = FETCH_TIMEOUT_S,
     ) -> None:
@@ -213,8 +227,8 @@ class JwksCache:
         for config in issuers:
             if bool(config.jwks_file) == bool(config.jwks_url):
                 raise ValueError(f"issuer {config.issuer!r}: exactly one of jwks_file / jwks_url must be set")
-            if config.jwks_url and urllib.parse.urlsplit(config.jwks_url).scheme != "https":
-                raise ValueError(f"issuer {config.issuer!r}: jwks_url must be https")
+            if config.jwks_url and not transport_is_safe(config.jwks_url):
+                raise ValueError(f"issuer {config.issuer!r}: jwks_url must be https (plain http only to localhost)")
             if config.issuer in self._states:
                 raise ValueError(f"issuer {config.issuer!r} configured twice")
             self._states[config.issuer] = _IssuerState(config)
@@ -230,7 +244,7 @@ class JwksCache:
         cls,
         settings: IdentitySettings,
         *,
-        fetch: FetchFn = fetch_https,
+        fetch: FetchFn = fetch_url,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> JwksCache:
         return cls(

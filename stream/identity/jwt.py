@@ -238,7 +238,7 @@ def check_key(alg: str, key: object) -> None:
     if alg not in SUPPORTED_ALGORITHMS:
         raise AlgorithmNotAllowed(f"algorithm {describe_algorithm(alg)} is not supported")
     if not key_fits(alg, key):
-        raise KeyMismatch(f"a {key_type_name(key)} key cannot verify {alg}")
+        raise KeyMismatch(f"cannot verify {alg} with the {key_type_name(key)} key")
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         raise WeakKey(f"RSA key has {key.key_size} bits, at least {MIN_RSA_BITS} are required")
 

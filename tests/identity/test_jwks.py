@@ -16,11 +16,12 @@ from stream.identity.jwks import (
     JwkError,
     JwksCache,
     JwksUnavailable,
-    _HttpsOnlyRedirects,
-    fetch_https,
+    _SafeRedirects,
+    fetch_url,
     jwk_to_public_key,
     parse_jwk,
     parse_jwks,
+    transport_is_safe,
 )
 from tests.identity.token_factory import SigningKey, b64url, ec_key, ed25519_key, jwks_document, rsa_key, write_jwks
 
@@ -184,13 +185,21 @@ def test_from_settings_uses_ttl_and_interval(ec1: SigningKey) -> None:
     assert len(fetcher.calls) == 3
 
 
-def test_fetch_https_refuses_plain_http() -> None:
+def test_fetch_url_refuses_plain_http() -> None:
     with pytest.raises(ValueError):
-        fetch_https("http://idp.test.example/jwks", 1.0)
+        fetch_url("http://idp.test.example/jwks", 1.0)
+
+
+def test_plain_http_only_to_loopback() -> None:
+    assert transport_is_safe("https://idp.test.example/jwks")
+    assert transport_is_safe("http://127.0.0.1:8080/jwks") and transport_is_safe("http://localhost/jwks")
+    assert not transport_is_safe("http://idp.test.example/jwks")
+    assert not transport_is_safe("file:///etc/passwd") and not transport_is_safe("https:///nohost")
+    JwksCache([IssuerConfig(ISSUER, ("a",), jwks_url="http://localhost:9999/jwks")])  # accepted
 
 
 def test_redirect_to_http_refused() -> None:
-    handler = _HttpsOnlyRedirects()
+    handler = _SafeRedirects()
     with pytest.raises(OSError):
         handler.redirect_request(None, None, 302, "Found", {}, "http://idp.test.example/jwks")
 
