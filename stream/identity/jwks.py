@@ -203,6 +203,7 @@ class _IssuerState:
     last_attempt: float | None = None  # monotonic time of the last load attempt (any outcome)
     last_error: str = ""
     file_stamp: tuple[int, int, int] | None = None  # (mtime_ns, size, inode) of the file last read
+    last_stat: float | None = None  # monotonic time the file's stamp was last compared
     generation: int = 0  # bumped on each successful load
 
 
@@ -264,18 +265,15 @@ class JwksCache:
         state = self._states[issuer]
         with self._lock:
             now = self._monotonic()
-            if state.keys is None:
+            expired = state.loaded_at is not None and now - state.loaded_at >= self._ttl
+            if state.keys is None or expired:
                 if self._may_attempt(state, now):
                     self._load(state, now)
-            elif state.loaded_at is not None and now - state.loaded_at >= self._ttl:
-                if self._may_attempt(state, now):
+            elif state.config.jwks_file and self._may_attempt(state, now) and self._stat_due(state, now):
+                # A stat costs nothing at the IdP, so it does not use up the refresh allowance.
+                state.last_stat = now
+                if self._file_stamp(state.config.jwks_file) != state.file_stamp:
                     self._load(state, now)
-            elif state.config.jwks_file and self._may_attempt(state, now):
-                stamp = self._file_stamp(state.config.jwks_file)
-                if stamp != state.file_stamp:
-                    self._load(state, now)
-                else:
-                    state.last_attempt = now  # the check counts as an attempt: at most one stat per interval
             if state.keys is None:
                 raise JwksUnavailable(state.last_error or "key set not loaded")
             return state.keys
@@ -314,6 +312,9 @@ class JwksCache:
     def _may_attempt(self, state: _IssuerState, now: float) -> bool:
         return state.last_attempt is None or now - state.last_attempt >= self._min_interval
 
+    def _stat_due(self, state: _IssuerState, now: float) -> bool:
+        return state.last_stat is None or now - state.last_stat >= self._min_interval
+
     @staticmethod
     def _file_stamp(path: str) -> tuple[int, int, int] | None:
         try:
@@ -342,6 +343,7 @@ class JwksCache:
         state.keys = keys
         state.loaded_at = now
         state.file_stamp = stamp
+        state.last_stat = now
         state.last_error = ""
         state.generation += 1
         return True

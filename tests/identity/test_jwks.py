@@ -313,6 +313,25 @@ def test_changed_file_reread_without_being_asked(tmp_path: Path, rsa1: SigningKe
     assert cache.generation(ISSUER) == 2
 
 
+def test_refresh_rereads_a_file_whose_stamp_did_not_change(tmp_path: Path) -> None:
+    # Rewritten in place with the same size and (as on a coarse-timestamp file system) the same mtime:
+    # only the stamp check is fooled; an unknown kid's refresh still re-reads the file.
+    first, second = rsa_key("kid-aaaa"), rsa_key("kid-bbbb")
+    path = write_jwks(tmp_path / "jwks.json", first)
+    before = os.stat(path)
+    clock = Clock()
+    cache = file_cache(path, clock)
+    cache.keys(ISSUER)
+    write_jwks(path, second)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_mtime_ns, after.st_size, after.st_ino) == (before.st_mtime_ns, before.st_size, before.st_ino)
+    clock.now += 5
+    assert cache.keys(ISSUER).with_kid("kid-aaaa")  # stamp unchanged: not re-read ...
+    assert cache.refresh(ISSUER)  # ... and that check did not use up the refresh allowance
+    assert cache.keys(ISSUER).with_kid("kid-bbbb")
+
+
 def test_missing_file_is_unavailable(tmp_path: Path) -> None:
     cache = file_cache(tmp_path / "absent.json", Clock())
     with pytest.raises(JwksUnavailable, match="absent.json"):
