@@ -1,23 +1,56 @@
 """A real local stack (Apache Kafka, the ledger process with the ClickHouse engine, the stream worker)
-for the integration tests: started once per test session in a temporary home, stopped at the end."""
+for the integration tests: started once per test session in a temporary home, stopped at the end.
+
+The stream runs with a policy written here: the default detectors, one field rule, and a test OIDC
+issuer whose JWKS file the identity tests rewrite (key rotation without a restart)."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from auditledger.config import Settings
 from auditledger.stack.local_stack import LocalStack
 from ledger.clickhouse_client import connect
+from tests.identity.token_factory import TokenFactory
+
+POLICY = """\
+version: 1
+strict: true
+limits: {{max_depth: 32}}
+rules:
+  - id: response-ssn
+    path: payload.response.rows[*].ssn
+    action: redact
+identity:
+  jwks_refresh_min_interval_s: 0.5
+  algorithms: [RS256, ES256]
+  issuers:
+    - issuer: {issuer}
+      audiences: [{audience}]
+      jwks_file: {jwks}
+"""
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def idp() -> TokenFactory:
+    """The test's OIDC issuer: its JWKS file is what the stack's policy trusts."""
+    return TokenFactory()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterator[LocalStack]:
     home = tmp_path_factory.mktemp("stack")
-    settings = Settings(home=home, partitions=3, checkpoint_every_ms=500)
+    jwks = idp.write_jwks(home / "idp-jwks.json")
+    policy = home / "policy.yaml"
+    policy.write_text(POLICY.format(issuer=idp.issuer, audience=idp.audience, jwks=jwks), encoding="utf-8")
+    settings = Settings(home=home, partitions=3, checkpoint_every_ms=500, policy_file=str(policy))
     local = LocalStack(settings, log=lambda m: None)
     status = local.up()
     local.settings = replace(settings, kafka_bootstrap=status["kafka_bootstrap"],
@@ -46,3 +79,34 @@ def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.25):
             return value
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def idp_jwks_path(settings: Settings) -> Path:
+    return settings.home / "idp-jwks.json"
+
+
+def topic_bytes(settings: Settings, topic: str) -> list[bytes]:
+    """Every message value now in `topic` (committed or not), partition by partition."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"t-{uuid.uuid4()}",
+                         "enable.auto.commit": False, "isolation.level": "read_uncommitted"})  # fmt: skip
+    values: list[bytes] = []
+    try:
+        for partition in sorted(consumer.list_topics(topic, timeout=30).topics[topic].partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+            if high <= low:
+                continue
+            tp = TopicPartition(topic, partition, low)
+            consumer.assign([tp])
+            deadline = time.monotonic() + 60
+            while True:  # transaction markers take offsets but are never delivered: stop on the position
+                msg = consumer.poll(0.5)
+                if msg is not None and not msg.error():
+                    values.append(msg.value() or b"")
+                    if msg.offset() + 1 >= high:
+                        break
+                elif msg is None and consumer.position([tp])[0].offset >= high:
+                    break
+                assert time.monotonic() < deadline, f"{topic}[{partition}] stopped before offset {high}"
+    finally:
+        consumer.close()
+    return values
