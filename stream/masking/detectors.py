@@ -212,7 +212,7 @@ def _bounded_left(shape: bytes, start: int, also: bytes = b"") -> bool:
     return start == 0 or (shape[start - 1] not in _WORDISH and shape[start - 1] not in also)
 
 
-_E164 = re.compile(r"\+(?<![\w+)]\+)[1-9](?:[ .\-()]{0,2}\d){7,14}(?!\d|[.\-]\d)")
+_E164 = re.compile(r"\+(?<![\w+]\+)[1-9](?:[ .\-()]{0,2}\d){7,14}(?!\d|[.\-]\d)")
 _NANP_DASHED = re.compile(rb"000(?:-000-|\.000\.)0000(?![aA0_]|[.\-]0)")
 _NANP_PAREN = re.compile(rb"\(000\) ?000-0000(?![aA0_]|[.\-]0)")
 
@@ -255,15 +255,18 @@ def _find_card(text: str, lower: str, shape: bytes, out: list[Finding]) -> None:
             out.append(Finding(m.start(), m.end(), "payment_card", m.start(), m.end()))
     if b"0000 " not in shape and b"0000-" not in shape:
         return
-    for m in _CARD_GROUPED.finditer(shape):
-        # The last groups may be a neighbouring number ("4111 1111 1111 1111 2024"), so take the
-        # longest run of groups that is a valid card.
+    pos = 0
+    while (m := _CARD_GROUPED.search(shape, pos)) is not None:
+        # The last groups may be a neighbouring number ("4111 1111 1111 1111 2024", or a second
+        # card), so take the longest run of groups that is a valid card and go on after it.
         groups = _GROUP_SEP.split(text[m.start() : m.end()])
+        pos = m.start() + 1
         for n in range(len(groups), 2, -1):
             digits = "".join(groups[:n])
             if card_issuer(digits) and luhn_valid(digits):
                 end = m.start() + sum(len(g) for g in groups[:n]) + n - 1
                 out.append(Finding(m.start(), end, "payment_card", m.start(), end))
+                pos = end
                 break
 
 
@@ -290,14 +293,16 @@ _IBAN_SHAPE = re.compile(rb"AA00(?<![aA0_]AA00)(?: ?[A0]{4}){2,7}(?: ?[A0]{1,4})
 def _find_iban(text: str, lower: str, shape: bytes, out: list[Finding]) -> None:
     if b"AA00" not in shape:
         return
-    for m in _IBAN_SHAPE.finditer(shape):
+    pos = 0
+    while (m := _IBAN_SHAPE.search(shape, pos)) is not None:
+        pos = m.start() + 1
         raw = text[m.start() : m.end()]
         length = IBAN_LENGTHS.get(raw[:2])
         if length is None:
             continue
         compact = raw.replace(" ", "")
         if len(compact) > length:
-            # Grouped and followed by another group-sized word: cut at the country's length.
+            # Grouped and followed by more groups (a word, another IBAN): cut at the country's length.
             seen = end = 0
             while seen < length:
                 if raw[end] != " ":
@@ -307,7 +312,9 @@ def _find_iban(text: str, lower: str, shape: bytes, out: list[Finding]) -> None:
                 continue
             raw, compact = raw[:end], compact[:length]
         if iban_valid(compact):
-            out.append(Finding(m.start(), m.start() + len(raw), "iban", m.start(), m.start() + len(raw)))
+            end = m.start() + len(raw)
+            out.append(Finding(m.start(), end, "iban", m.start(), end))
+            pos = end
 
 
 _IPV4_SHAPE = re.compile(rb"0{1,3}\.0{1,3}\.0{1,3}\.0{1,3}(?![aA0_]|\.0)")
@@ -331,39 +338,49 @@ _IPV6_SEED = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _IPV6_BODY = re.compile(r"[0-9A-Fa-f:]*:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f:]+")
 
 
-def _find_ipv6(text: str, lower: str, shape: bytes, out: list[Finding]) -> None:
-    if ":" not in text:
-        return
-    pos = 0
-    while True:
-        seed = _IPV6_SEED.search(text, pos)
-        if seed is None:
-            return
-        start = seed.start()
-        floor = max(0, start - 40)
-        while start > floor and text[start - 1] in _HEX_COLON:
-            start -= 1
-        body = _IPV6_BODY.match(text, start)
-        end = body.end()
-        pos = max(end, seed.end() - 1)
-        candidate = body.group()
-        if candidate.endswith(":") and not candidate.endswith("::"):
-            candidate = candidate[:-1]
-            end -= 1
-        if start and (text[start - 1] in _ALNUM or text[start - 1] in "_.:"):
+def _ipv6_at(text: str, s: int, e: int) -> tuple[int, int] | None:
+    """The longest IPv6 address in text[s:e] (a run of hex digits, colons and maybe an IPv4 tail) that
+    starts at the run's start or after one of its colons, ends at its end or before a colon, is not
+    glued to a word, and has at least 3 groups or an IPv4 tail."""
+    colons = [i for i in range(s, e) if text[i] == ":"]
+    starts = [s] + [c + 1 for c in colons if c + 1 < e]
+    ends = [e] + [c for c in colons if c > s]
+    spans = sorted(((a, b) for a in starts for b in ends if b - a >= MIN_LENGTH), key=lambda ab: ab[0] - ab[1])
+    for a, b in spans:
+        candidate = text[a:b]
+        n_colons = candidate.count(":")
+        tail = "." in candidate
+        if "::" not in candidate and n_colons != (6 if tail else 7):
             continue
-        after = text[end : end + 2]
+        if a and (text[a - 1] in _ALNUM or text[a - 1] in "_."):
+            continue
+        after = text[b : b + 2]
         if after and (after[0] in _ALNUM or after[0] == "_" or (after[0] == "." and after[1:].isdigit())):
             continue
-        ipv4_tail = "." in candidate
-        groups = sum(1 for g in candidate.split(":") if g)
-        if groups < 3 and not ipv4_tail:
+        if not tail and sum(1 for g in candidate.split(":") if g) < 3:
             continue
         try:
             ipaddress.IPv6Address(candidate)
         except ValueError:
             continue
-        out.append(Finding(start, end, "ipv6", start, end))
+        return a, b
+    return None
+
+
+def _find_ipv6(text: str, lower: str, shape: bytes, out: list[Finding]) -> None:
+    if ":" not in text:
+        return
+    pos = 0
+    while (seed := _IPV6_SEED.search(text, pos)) is not None:
+        start = seed.start()
+        floor = max(0, start - 40)
+        while start > floor and text[start - 1] in _HEX_COLON:
+            start -= 1
+        end = _IPV6_BODY.match(text, start).end()
+        pos = max(end, seed.end() - 1)
+        span = _ipv6_at(text, start, end)
+        if span is not None:
+            out.append(Finding(span[0], span[1], "ipv6", span[0], span[1]))
 
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{2,}\.eyJ[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]*")
