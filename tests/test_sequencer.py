@@ -10,8 +10,10 @@ from ledger.signed_note import NoteSigner
 from producers.demo_session import demo_events
 from producers.event_json import event_from_json
 from schemas import SchemaStore
+from stream.sealed_envelope import seal_context
 from stream.sequencer import LedgerSequencer, RawEvent
 from stream.shard_chain import ShardChain
+from tests.ledger_path import recipient, sequencer_parts
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -26,7 +28,7 @@ SIGNER = NoteSigner.generate("test.example/log")
 
 def _sequencer(store: SchemaStore, recover=None, **kw) -> LedgerSequencer:
     return LedgerSequencer(store, recover or (lambda s: ShardChain(shard=s)), "test.example/log", "audit.events",
-                           signers=lambda now: [SIGNER], clock=lambda: NOW, **kw)  # fmt: skip
+                           signers=lambda now: [SIGNER], clock=lambda: NOW, **sequencer_parts(store), **kw)  # fmt: skip
 
 
 def _decoded(store: SchemaStore, outputs, role: str, reader: str) -> list[dict]:
@@ -72,7 +74,7 @@ def test_redelivered_input_is_skipped_not_sequenced_twice(store: SchemaStore) ->
     assert seqs == list(range(10))
 
 
-def test_invalid_event_goes_to_dead_letter_with_reason_and_bytes(store: SchemaStore) -> None:
+def test_invalid_event_goes_to_dead_letter_with_reason_and_sealed_bytes(store: SchemaStore) -> None:
     event = event_from_json(next(demo_events(1)))
     event["action"]["type"] = "launch.missiles"
     future = event_from_json(next(demo_events(1)))
@@ -84,7 +86,11 @@ def test_invalid_event_goes_to_dead_letter_with_reason_and_bytes(store: SchemaSt
     assert [d["error_kind"] for d in dead] == ["undecodable", "invalid", "invalid", "undecodable"]
     assert "action.type" in dead[1]["reason"] and "launch.missiles" not in dead[1]["reason"]
     assert "ahead" in dead[2]["reason"]
-    assert dead[0]["original"] == b"not avro" and dead[0]["source_offset"] == 0
+    assert dead[0]["source_offset"] == 0 and dead[0]["original_size"] == len(b"not avro")
+    assert dead[0]["masked_preview"] is None and dead[1]["event_id"] == str(event["event_id"])
+    for d, raw in zip(dead, raws, strict=True):  # only the recipient key recovers the original bytes
+        context = seal_context(d["source_topic"], d["source_partition"], d["source_offset"])
+        assert recipient().open(d["sealed_original"], context) == (raw.value or b"")
     assert result.appended == 0
     checkpoint = _decoded(store, result.outputs, "checkpoints", "Checkpoint")[0]
     assert checkpoint["last_source_offset"] == 3 and checkpoint["tree_size"] == 0

@@ -20,6 +20,7 @@ from producers.event_json import event_from_json
 from schemas import SchemaStore
 from stream.sequencer import LedgerSequencer, RawEvent
 from stream.shard_chain import ShardChain
+from tests.ledger_path import sequencer_parts
 
 Rows = list[list]
 COL = {name: i for i, name in enumerate(RECORD_COLUMNS)}
@@ -41,7 +42,7 @@ def build_ledger(store: SchemaStore, signer: NoteSigner, n: int = 40, seed: int 
     ticks = iter(T0 + timedelta(seconds=i) for i in range(1000))
     sequencer = LedgerSequencer(store, lambda s: ShardChain(shard=s), ORIGIN, "audit.events",
                                 signers=lambda now: [signer], checkpoint_every_records=10,
-                                clock=lambda: next(ticks))  # fmt: skip
+                                clock=lambda: next(ticks), **sequencer_parts(store))  # fmt: skip
     outputs = []
     for start in range(0, n, 10):
         outputs += sequencer.process(raws[start : start + 10], idle=False).outputs

@@ -23,6 +23,7 @@ from tests.identity.token_factory import TokenFactory
 POLICY = """\
 version: 1
 strict: true
+hash_key: mk-default
 limits: {{max_depth: 32}}
 rules:
   - id: response-ssn
