@@ -105,7 +105,7 @@ def test_each_bad_token_is_recorded_unverified_with_its_reason_and_alerted_once(
         row = stored[e["event_id"]]
         assert row["status"] == "unverified", name
         assert row["reason"].startswith(expected[name] + ":"), (name, row["reason"])
-        if name != "claims_to_be_someone_else":
+        if name in ("tampered", "unknown_key", "alg_none", "wrong_issuer"):  # no valid signature: no claims
             assert (row["subject"], row["email"], row["groups"]) == ("", "", []), name
     alerts = wait_for(lambda: (a := alerts_by_event(settings)) and all(i in a for i in ids) and a, 60, "alerts")
     for name, e in events.items():
