@@ -495,7 +495,9 @@ def _find_bearer(text: str, lower: str, shape: bytes, out: list[Finding]) -> Non
 
 
 _URL_USERINFO = re.compile(r"://([^\s:/?#@'\"<>\[\]]*):([^\s/?#'\"<>]+)@(?=[A-Za-z0-9\[])")
-_KV_PASSWORD = re.compile(r"(?:password|passwd|pwd)[\"']?=[\"']?([^;&\s'\"<>]+)")
+_KV_PASSWORD = re.compile(r"(?:password|passwd|pwd)[\"']?=(?:([\"'])([^\"'\r\n]{1,200}?)\1|([^;&\s'\"<>]+))")
+# `password=DB_PASSWORD)` or `password=self.pw,` is a keyword argument in code, not a password.
+_CODE_ARGUMENT = re.compile(r"[A-Za-z_][A-Za-z_.]*(?:\(\))?[),]+")
 
 
 def _find_url_password(text: str, lower: str, shape: bytes, out: list[Finding]) -> None:
@@ -506,9 +508,12 @@ def _find_url_password(text: str, lower: str, shape: bytes, out: list[Finding]) 
                 out.append(Finding(m.start(2), m.end(2), "url_password", m.start(), m.end()))
     if "pass" in lower or "pwd" in lower:
         for m in _KV_PASSWORD.finditer(lower):
-            start, end = m.span(1)
-            if not _is_placeholder(text[start:end]):
-                out.append(Finding(start, end, "url_password", m.start(), end))
+            group = 2 if m.group(2) is not None else 3
+            start, end = m.span(group)
+            value = text[start:end]
+            if _is_placeholder(value) or (group == 3 and _CODE_ARGUMENT.fullmatch(value)):
+                continue
+            out.append(Finding(start, end, "url_password", m.start(), end))
 
 
 DETECTORS: dict[str, Detector] = {
