@@ -342,6 +342,9 @@ def _ipv6_at(text: str, s: int, e: int) -> tuple[int, int] | None:
     """The longest IPv6 address in text[s:e] (a run of hex digits, colons and maybe an IPv4 tail) that
     starts at the run's start or after one of its colons, ends at its end or before a colon, is not
     glued to a word, and has at least 3 groups or an IPv4 tail."""
+    run = text[s:e]
+    if "::" not in run and run.count(":") < 6:
+        return None  # too few groups to be an address (a time such as 12:30:45)
     colons = [i for i in range(s, e) if text[i] == ":"]
     starts = [s] + [c + 1 for c in colons if c + 1 < e]
     ends = [e] + [c for c in colons if c > s]

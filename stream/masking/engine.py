@@ -175,11 +175,26 @@ def _compile(plan: MaskingPlan) -> _Compiled:
 
 
 def _copy(value: Any) -> Any:
-    if type(value) is dict or isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
+    """A copy of the dicts and lists in a decoded event (other values are immutable and shared)."""
     if type(value) is list:
-        return [_copy(v) for v in value]
+        return [_copy(v) if type(v) in _CONTAINERS else v for v in value]
+    if type(value) is dict or isinstance(value, Mapping):
+        return {k: _copy(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
     return value
+
+
+_CONTAINERS = frozenset({dict, list})
+
+
+def _number_text(value: int | float) -> str:
+    """The text of a JSON number long enough to hold something a detector finds, else ""."""
+    if type(value) is float:
+        if not value.is_integer() or abs(value) >= 1e19:
+            return ""
+        value = int(value)
+    if -_MIN_NUMBER < value < _MIN_NUMBER:
+        return ""
+    return str(value)
 
 
 def _too_big(text: str, limit: int) -> int:
@@ -272,6 +287,18 @@ class _Masker:
             parts.append(part)
         parts.reverse()
         return P.format_path(parts)
+
+    def safe_path(self, parts: tuple[Any, ...]) -> str:
+        """A manifest path for parts that may include keys nobody has scanned (a key a rule dropped, an
+        attribute key of a withheld value): a key in which a detector finds something is shown masked."""
+        shown: list[Any] = []
+        for part in parts:
+            if isinstance(part, str) and len(part) >= MIN_LENGTH and not PLACEHOLDER.fullmatch(part):
+                findings = self.scan(part)
+                if findings:
+                    part = self.replace(part, findings)
+            shown.append(part)
+        return P.format_path(shown)
 
     # ---- limits
 
@@ -387,7 +414,7 @@ class _Masker:
                 container[key] = self.rule_replacement(rule, text)
             doc.changed = True
             self.touched += 1
-            self.record(P.format_path(concrete), f"field:{rule.rule_id}", rule.action)
+            self.record(self.safe_path(concrete), f"field:{rule.rule_id}", rule.action)
             return
         # outside JSON: typed event fields
         if isinstance(value, str):
@@ -400,13 +427,13 @@ class _Masker:
             else:
                 container[key] = self.rule_replacement(rule, value)
             self.touched += 1
-            self.record(P.format_path(concrete), f"field:{rule.rule_id}", rule.action)
+            self.record(self.safe_path(concrete), f"field:{rule.rule_id}", rule.action)
         elif isinstance(value, dict):
             if rule.action == "drop" and (concrete in NULLABLE_FIELDS or concrete == ATTRIBUTES):
                 self.masked.add((id(container), key))
                 container[key] = None if concrete in NULLABLE_FIELDS else {}
                 self.touched += 1
-                self.record(P.format_path(concrete), f"field:{rule.rule_id}", rule.action)
+                self.record(self.safe_path(concrete), f"field:{rule.rule_id}", rule.action)
                 return
             for k in list(value):
                 self.mask_whole(rule, value, k, (*concrete, k), None)
@@ -415,7 +442,7 @@ class _Masker:
                 self.masked.add((id(container), key))
                 value.clear()
                 self.touched += 1
-                self.record(P.format_path(concrete), f"field:{rule.rule_id}", rule.action)
+                self.record(self.safe_path(concrete), f"field:{rule.rule_id}", rule.action)
                 return
             for idx in range(len(value)):
                 self.mask_whole(rule, value, idx, (*concrete, idx), None)
@@ -443,35 +470,42 @@ class _Masker:
 
     # ---- scanned fields: collecting units
 
-    def collect(
-        self, value: Any, depth: int, link: Any, units: list[tuple], container: Any, key: Any, doc: Any
-    ) -> None:
-        self.nodes += 1
-        if self.nodes > self.plan.max_nodes:
-            raise _LimitExceeded("max_nodes", f"more than {self.plan.max_nodes} JSON values in the event")
-        t = type(value)
-        if t is str:
-            units.append((_VALUE, container, key, value, link, doc))
-        elif t is dict:
-            if depth >= self.plan.max_depth:
-                raise _LimitExceeded("max_depth", f"JSON nested deeper than {self.plan.max_depth}")
+    def collect(self, value: Any, depth: int, link: Any, units: list[tuple], doc: _Doc) -> None:
+        """Units for the keys and leaves of a JSON object or list (whose own node is already counted).
+
+        A unit is (kind, container, key, text, link, doc): `link` is the path of the container."""
+        plan = self.plan
+        if depth >= plan.max_depth:
+            raise _LimitExceeded("max_depth", f"JSON nested deeper than {plan.max_depth}")
+        self.nodes += len(value)
+        if self.nodes > plan.max_nodes:
+            raise _LimitExceeded("max_nodes", f"more than {plan.max_nodes} JSON values in the event")
+        append = units.append
+        if type(value) is dict:
             owner = id(value)
             for k, v in value.items():
-                units.append((_KEY, value, k, k, link, doc))
-                self.collect(v, depth + 1, (link, k, owner), units, value, k, doc)
-        elif t is list:
-            if depth >= self.plan.max_depth:
-                raise _LimitExceeded("max_depth", f"JSON nested deeper than {self.plan.max_depth}")
+                append((_KEY, value, k, k, link, doc))
+                t = type(v)
+                if t is str:
+                    append((_VALUE, value, k, v, link, doc))
+                elif t is dict or t is list:
+                    self.collect(v, depth + 1, (link, k, owner), units, doc)
+                elif t is int or t is float:
+                    number = _number_text(v)
+                    if number:
+                        append((_NUMBER, value, k, number, link, doc))
+        else:
             child = (link, None, 0)
             for i, v in enumerate(value):
-                self.collect(v, depth + 1, child, units, value, i, doc)
-        elif t is int or t is float:
-            if t is float:
-                if not value.is_integer() or abs(value) >= 1e19:
-                    return
-                value = int(value)
-            if value >= _MIN_NUMBER or value <= -_MIN_NUMBER:
-                units.append((_NUMBER, container, key, str(value), link, doc))
+                t = type(v)
+                if t is str:
+                    append((_VALUE, value, i, v, link, doc))
+                elif t is dict or t is list:
+                    self.collect(v, depth + 1, child, units, doc)
+                elif t is int or t is float:
+                    number = _number_text(v)
+                    if number:
+                        append((_NUMBER, value, i, number, link, doc))
 
     def collect_field(self, parent: dict[str, Any], field: tuple[str, ...], units: list[tuple]) -> None:
         name = field[-1]
@@ -491,13 +525,13 @@ class _Masker:
             doc = self.doc_for(field, parent, name)
             if field in self.withheld:
                 return
+            self.nodes += 1
+            if self.nodes > self.plan.max_nodes:
+                raise _LimitExceeded("max_nodes", f"more than {self.plan.max_nodes} JSON values in the event")
             if doc is None:
-                self.nodes += 1
-                if self.nodes > self.plan.max_nodes:
-                    raise _LimitExceeded("max_nodes", f"more than {self.plan.max_nodes} values in the event")
-                mine.append((_VALUE, parent, name, value, _link(field), None))
+                mine.append((_VALUE, parent, name, value, _link(field[:-1]), None))
             else:
-                self.collect(doc.box[0], 0, _link(field), mine, doc.box, 0, doc)
+                self.collect(doc.box[0], 0, _link(field), mine, doc)
         except (_LimitExceeded, RecursionError) as exc:
             if isinstance(exc, RecursionError):
                 exc = _LimitExceeded("max_depth", "JSON nested too deep to walk")
@@ -509,14 +543,13 @@ class _Masker:
 
     def collect_attributes(self, attributes: dict[str, Any], units: list[tuple]) -> None:
         link = _link(ATTRIBUTES)
-        owner = id(attributes)
         for k, v in list(attributes.items()):
             units.append((_KEY, attributes, k, k, link, None))
             if not isinstance(v, str):
                 continue
             size = _too_big(v, self.plan.max_field_bytes)
             if size:
-                path = P.format_path((*ATTRIBUTES, k))
+                path = self.safe_path((*ATTRIBUTES, k))
                 reason = f"max_field_bytes: {size} bytes, limit {self.plan.max_field_bytes}"
                 if self.plan.strict:
                     raise UnscannableField(path, reason)
@@ -524,7 +557,7 @@ class _Masker:
                 self.record(path, "limit:max_field_bytes", "redact")
                 self.touched += 1
                 continue
-            units.append((_VALUE, attributes, k, v, (link, k, owner), None))
+            units.append((_VALUE, attributes, k, v, link, None))
 
     # ---- scanned fields: one scan for every unit, then replacements
 
@@ -532,18 +565,17 @@ class _Masker:
         self.scanned += len(units)
         if not units:
             return
-        texts = [u[3] for u in units]
-        per_unit = self.find(texts)
+        per_unit = self.find([u[3] for u in units])
         if not per_unit:
             return
+        self.root = ()
         renamed: dict[int, tuple[dict[str, Any], dict[str, str]]] = {}
-        changed_docs: dict[int, _Doc] = {}
         for i, findings in per_unit.items():
             kind, container, key, text, _link_, doc = units[i]
             new = self.replace(text, findings)
             self.touched += 1
             if doc is not None:
-                changed_docs[id(doc)] = doc
+                doc.changed = True
             if kind == _KEY:
                 entry = renamed.get(id(container))
                 if entry is None:
@@ -563,15 +595,14 @@ class _Masker:
                     k = new_key
                 obj[k] = v
         for i, findings in per_unit.items():
-            kind, container, key, _text, link, doc = units[i]
-            self.root = self.root_of_link(link)
+            kind, container, key, _text, link, _doc = units[i]
             if kind == _KEY:
                 path = self.path_of((link, self.renames[(id(container), key)], 0))
+            elif type(container) is list:
+                path = self.path_of((link, None, 0))
             else:
-                path = self.path_of(link)
+                path = self.path_of((link, key, id(container)))
             self.record_findings(findings, path)
-        for doc in changed_docs.values():
-            doc.changed = True
 
     def find(self, texts: list[str]) -> dict[int, list[Finding]]:
         """Findings per unit index, with spans relative to the unit's text."""
@@ -606,14 +637,6 @@ class _Masker:
             else:
                 per_unit.pop(i, None)
         return per_unit
-
-    @staticmethod
-    def root_of_link(link: Any) -> tuple[str, ...]:
-        parts = []
-        while link is not None:
-            link, part, _owner = link
-            parts.append(part)
-        return (parts[-1], parts[-2]) if len(parts) >= 2 else tuple(parts)
 
 
 def mask_event(event: Mapping[str, Any], plan: MaskingPlan) -> MaskedEvent:

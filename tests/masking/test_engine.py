@@ -560,3 +560,19 @@ def test_match_and_format_path() -> None:
 def test_bad_rule_path_in_a_plan() -> None:
     with pytest.raises(ValueError, match="field rule r1: bad path"):
         mask_event(make_event(), make_plan(rules=(rule("a..b"),)))
+
+
+def test_keys_in_rule_and_limit_paths_are_shown_masked() -> None:
+    event = make_event(response=json.dumps({EMAIL: {"note": "x"}, "other": 1}))
+    masked = mask_event(event, make_plan("redact", rules=(rule("payload.response.*.note", "drop"),)))
+    assert EMAIL not in repr(masked.manifest)
+    assert ('payload.response["[REDACTED:email]"].note', "field:r1", "drop", 1) in items(masked)
+
+    event = make_event(attributes={EMAIL: "y" * 50, "k": "v"})
+    plan = make_plan("redact", strict=False, limits=ScanLimits(max_field_bytes=40))
+    masked = mask_event(event, plan)
+    assert EMAIL not in repr(masked.manifest)
+    assert ('payload.attributes["[REDACTED:email]"]', "limit:max_field_bytes", "redact", 1) in items(masked)
+    with pytest.raises(UnscannableField) as info:
+        mask_event(event, replace(plan, strict=True))
+    assert EMAIL not in str(info.value) and info.value.path == 'payload.attributes["[REDACTED:email]"]'
