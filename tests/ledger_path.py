@@ -21,11 +21,11 @@ def _keys_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="auditledger-test-keys-"))
 
 
-def admission(policy: MaskingPolicy | None = None) -> EventAdmission:
+def admission(policy: MaskingPolicy | None = None, kind: type[EventAdmission] = EventAdmission) -> EventAdmission:
     policy = policy or default_policy()
     keys = MaskingKeys(_keys_dir() / "masking")
     keys.ensure(policy.hash_key_ids())
-    return EventAdmission(policy, keys, TokenVerifier(policy.identity))
+    return kind(policy, keys, TokenVerifier(policy.identity))
 
 
 @functools.cache

@@ -6,17 +6,17 @@ import json
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from auditledger import demo
 from auditledger.config import Settings
 from ledger.ddl import RECORD_COLUMNS
 from producers.demo_session import demo_events
 from producers.emitter import AuditEmitter
-from schemas import SchemaStore
-from tests.stack.conftest import wait_for
+from tests.stack.conftest import topic_bytes, wait_for
 
 pytestmark = pytest.mark.stack
 N_EVENTS = 5000
@@ -127,8 +127,26 @@ def test_verify_exits_2_when_the_store_is_unreachable(settings) -> None:
     assert proc.returncode == 2 and "cannot run" in proc.stderr
 
 
-def test_malformed_message_goes_to_dead_letter_and_nothing_else_is_lost(settings, ch, emitted) -> None:
-    store = SchemaStore()
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "auditledger.cli", "--home", str(settings.home), *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def opened_dead_letters(settings: Settings, original: bytes, out: Path) -> list[dict]:
+    """The dead letters (as `deadletter list --json` shows them) whose sealed original is `original`."""
+    listed = cli(settings, "deadletter", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    letters = [json.loads(line) for line in listed.stdout.splitlines()]
+    candidates = [d for d in letters if d["original_size"] == len(original)]
+    if not candidates:
+        return []
+    opened = cli(settings, "deadletter", "open", *(d["position"] for d in candidates), "--out", str(out))
+    assert opened.returncode == 0, opened.stderr
+    return [d for d in candidates
+            if (out / f"deadletter-{d['position'].replace(':', '-')}.bin").read_bytes() == original]  # fmt: skip
+
+
+def test_malformed_message_goes_to_dead_letter_sealed_and_can_be_replayed(settings, ch, emitted, tmp_path) -> None:
     good = list(demo_events(30, sessions=3, seed=99))
     garbage = b"\xc3\x01" + uuid.uuid4().bytes[:8] + b"not an event at all"
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
@@ -138,22 +156,16 @@ def test_malformed_message_goes_to_dead_letter_and_nothing_else_is_lost(settings
     ids = [e["event_id"] for e in good]
     wait_for(lambda: len(counts_by_event(ch, ids)) == len(ids), 120, "the valid events after the malformed one")
 
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"t-{uuid.uuid4()}",
-                         "isolation.level": "read_committed", "auto.offset.reset": "earliest"})  # fmt: skip
-    consumer.assign([TopicPartition(settings.topics.deadletter, 2, 0)])
-    found = None
-    for _ in range(60):
-        msg = consumer.poll(1.0)
-        if msg is None or msg.error():
-            continue
-        letter = store.decode(msg.value(), reader="DeadLetter")
-        if letter["original"] == garbage:
-            found = letter
-            break
-    consumer.close()
-    assert found is not None, "malformed message not in audit.deadletter"
-    assert found["error_kind"] == "unknown_schema" and "fingerprint" in found["reason"]
-    assert found["source_topic"] == settings.topics.events and found["source_partition"] == 2
+    found = opened_dead_letters(settings, garbage, tmp_path / "opened")
+    assert len(found) == 1, "malformed message not in audit.deadletter, or there twice"
+    letter = found[0]
+    assert letter["error_kind"] == "unknown_schema" and "fingerprint" in letter["reason"]
+    assert letter["source"].startswith(f"{settings.topics.events}/2:") and letter["original_size"] == len(garbage)
+    assert garbage not in b"".join(topic_bytes(settings, settings.topics.deadletter)), "the original travels sealed"
+    # The key holder replays it (here into audit.events again, where it is refused again, sealed again).
+    replay = cli(settings, "deadletter", "replay", letter["position"])
+    assert replay.returncode == 0, replay.stderr
+    wait_for(lambda: len(opened_dead_letters(settings, garbage, tmp_path / "again")) == 2, 60, "the replayed original")
     assert set(counts_by_event(ch, ids).values()) == {1}
 
 
