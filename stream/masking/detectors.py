@@ -157,6 +157,7 @@ def ssn_valid(area: str, group: str, serial: str) -> bool:
 # candidate characters quickly.
 
 _EMAIL_LOCAL_REVERSED = re.compile(r"[A-Za-z0-9._%+\-]+")
+_EMAIL_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 _EMAIL_DOMAIN = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,24})(?![A-Za-z0-9\-]|\.[A-Za-z0-9])"
 )
@@ -180,7 +181,7 @@ def _find_email(text: str, lower: str, shape: bytes, out: list[Finding]) -> None
     at = text.find("@")
     while at != -1:
         nxt = text.find("@", at + 1)
-        if at > 0:
+        if at > 0 and text[at - 1] in _EMAIL_LOCAL_CHARS:
             window = text[max(0, at - 256) : at][::-1]
             local = _EMAIL_LOCAL_REVERSED.match(window)
             dom = _EMAIL_DOMAIN.match(text, at + 1) if local else None
@@ -335,6 +336,7 @@ def _find_ipv4(text: str, lower: str, shape: bytes, out: list[Finding]) -> None:
 
 
 _IPV6_SEED = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_IPV6_MAX_LENGTH = 45
 _IPV6_BODY = re.compile(r"[0-9A-Fa-f:]*:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|[0-9A-Fa-f:]+")
 
 
@@ -343,12 +345,21 @@ def _ipv6_at(text: str, s: int, e: int) -> tuple[int, int] | None:
     starts at the run's start or after one of its colons, ends at its end or before a colon, is not
     glued to a word, and has at least 3 groups or an IPv4 tail."""
     run = text[s:e]
-    if "::" not in run and run.count(":") < 6:
-        return None  # too few groups to be an address (a time such as 12:30:45)
+    if s and (text[s - 1] in _ALNUM or text[s - 1] == "_"):
+        run = run[run.find(":") :]  # the first group is the end of a word ("the:2001:db8::1")
+    if e < len(text) and (text[e] in _ALNUM or text[e] == "_"):
+        run = run[: run.rfind(":") + 1]  # the last group is the start of a word
+    colons = run.count(":") - (run[:1] == ":" and run[:2] != "::") - (run[-1:] == ":" and run[-2:] != "::")
+    if colons > 8 or ("::" not in run and colons < 6):
+        # Too many groups: a longer colon-separated sequence (a certificate fingerprint, a MAC list);
+        # too few: a time such as 12:30:45.
+        return None
     colons = [i for i in range(s, e) if text[i] == ":"]
     starts = [s] + [c + 1 for c in colons if c + 1 < e]
     ends = [e] + [c for c in colons if c > s]
-    spans = sorted(((a, b) for a in starts for b in ends if b - a >= MIN_LENGTH), key=lambda ab: ab[0] - ab[1])
+    spans = sorted(
+        ((a, b) for a in starts for b in ends if MIN_LENGTH <= b - a <= _IPV6_MAX_LENGTH), key=lambda ab: ab[0] - ab[1]
+    )
     for a, b in spans:
         candidate = text[a:b]
         n_colons = candidate.count(":")
@@ -497,7 +508,8 @@ def _find_bearer(text: str, lower: str, shape: bytes, out: list[Finding]) -> Non
             out.append(Finding(start, end, "bearer_token", m.start(), end))
 
 
-_URL_USERINFO = re.compile(r"://([^\s:/?#@'\"<>\[\]]*):([^\s/?#'\"<>]+)@(?=[A-Za-z0-9\[])")
+# Bounded repeats: an unbounded password group would make a long run of "://a:b" quadratic.
+_URL_USERINFO = re.compile(r"://([^\s:/?#@'\"<>\[\]]{0,256}):([^\s/?#'\"<>]{1,256})@(?=[A-Za-z0-9\[])")
 _KV_PASSWORD = re.compile(r"(?:password|passwd|pwd)[\"']?=(?:([\"'])([^\"'\r\n]{1,200}?)\1|([^;&\s'\"<>]+))")
 # `password=DB_PASSWORD)` or `password=self.pw,` is a keyword argument in code, not a password.
 _CODE_ARGUMENT = re.compile(r"[A-Za-z_][A-Za-z_.]*(?:\(\))?[),]+")

@@ -214,12 +214,14 @@ def _link(parts: tuple[str, ...]) -> Any:
     return link
 
 
-def _unique_key(key: str, taken: set[str]) -> str:
+def _unique_key(key: str, taken: set[str], next_suffix: dict[str, int]) -> str:
+    """`key`, or `key#2`, `key#3`... if taken (`next_suffix` keeps this linear for many collisions)."""
     if key not in taken:
         return key
-    n = 2
+    n = next_suffix.get(key, 2)
     while f"{key}#{n}" in taken:
         n += 1
+    next_suffix[key] = n + 1
     return f"{key}#{n}"
 
 
@@ -420,7 +422,10 @@ class _Masker:
         if isinstance(value, str):
             self.masked.add((id(container), key))
             if rule.action == "drop":
-                if concrete[:-1] == ATTRIBUTES:
+                if type(container) is list:  # e.g. actor.groups[0]
+                    container[key] = _DROPPED
+                    self.purge[id(container)] = container
+                elif concrete[:-1] == ATTRIBUTES:
                     del container[key]
                 else:
                     container[key] = None if concrete in NULLABLE_FIELDS else ""
@@ -585,11 +590,12 @@ class _Masker:
                 container[key] = new
         for owner, (obj, new_names) in renamed.items():
             taken = {k for k in obj if k not in new_names}
+            next_suffix: dict[str, int] = {}
             items = list(obj.items())
             obj.clear()
             for k, v in items:
                 if k in new_names:
-                    new_key = _unique_key(new_names[k], taken)
+                    new_key = _unique_key(new_names[k], taken, next_suffix)
                     taken.add(new_key)
                     self.renames[(owner, k)] = new_key
                     k = new_key

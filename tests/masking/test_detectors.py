@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 
@@ -420,3 +422,32 @@ def test_every_generated_secret_is_found(secret) -> None:  # type: ignore[no-unt
     at = secret.text.index(secret.sensitive)
     spans = [(f.start, f.end) for f in detect(secret.text)]
     assert any(s <= at and at + len(secret.sensitive) <= e for s, e in spans), (secret, spans)
+
+
+def test_longer_colon_sequences_are_not_ipv6() -> None:
+    fingerprint = ":".join(["AB", "CD", "EF", "12"] * 8)
+    assert only(f"SHA256 Fingerprint={fingerprint}", "ipv6") == []
+    assert only("macs 00:1a:2b:3c:4d:5e:6f:70:81:92", "ipv6") == []
+    assert only("sent the:7041:90de:7642:3234:3a81:17ca:3adf:ec62:done", "ipv6") == [
+        "7041:90de:7642:3234:3a81:17ca:3adf:ec62"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "://a:b" * 50_000,  # URL userinfo candidates with no '@'
+        "a:b:" * 50_000,  # one long run of hex and colons
+        "@" * 200_000,
+        "4" * 200_000,
+        "1.2." * 50_000,
+        "a@b." * 50_000,
+        "1234 " * 40_000,
+        "password=x" * 20_000,
+        "-----BEGIN PRIVATE KEY-----" * 8_000,
+    ],
+)
+def test_adversarial_inputs_scan_in_linear_time(text: str) -> None:
+    started = time.perf_counter()
+    detect(text)
+    assert time.perf_counter() - started < 2.0
