@@ -1,14 +1,31 @@
 """Content detectors: find secrets and personal data in a string and say which part is sensitive.
 
-One detector per name in `plan.DETECTOR_NAMES`. Each is a function `(text, lower, out)` that appends a
-`Finding` per hit to `out`; `lower` is `text.lower()` (computed once per text, only when a detector
-that needs it is enabled). A finding carries two spans: the whole match (used to choose between
-overlapping findings) and the sensitive part (what gets replaced): for `url_password` only the
-password, for `bearer_token` only the token, for a labelled AWS secret or bare SSN only the value.
+One detector per name in `plan.DETECTOR_NAMES`. Each is a function `(text, lower, shape, out)` that
+appends a `Finding` per hit to `out`; `lower` is `text.lower()` and `shape` is `shape_of(text)`, both
+computed once per text (see `_scanner`). A finding carries two spans: the whole match (used to
+choose between overlapping findings) and the sensitive part (what gets replaced): for `url_password`
+only the password, for `bearer_token` only the token, for a labelled AWS secret or bare SSN only the
+value.
 
-Checksums are validated where they exist (Luhn for cards, mod-97 for IBANs, area/group/serial rules
-for SSNs, octet ranges for IPv4, the stdlib parser for IPv6), and every detector starts with a cheap
-test (`'@' in text`, a literal prefix, a digit) so that a text with nothing of the kind costs little.
+Checksums are validated where they exist (Luhn and issuer prefix for cards, mod-97 and the country's
+length for IBANs, area/group/serial rules for SSNs, octet ranges for IPv4, the stdlib parser for
+IPv6), and every detector starts with a cheap test (`'@' in text`, a literal prefix, a digit) so
+that a text with nothing of the kind costs little. Every repeat is bounded or consumed once, so a
+scan is linear in the text even for hostile input.
+
+Choices made to keep false positives low, beyond the checksums:
+- phone: only `+` numbers (8-15 digits) and the North-American forms (area code and exchange 2-9);
+  never a bare run of digits.
+- ipv4: not glued to a word or to more dotted numbers (`10.0.19041.1`, `v1.2.3.4`).
+- ipv6: at least 3 groups or an IPv4 tail (`std::vector`, `a::b`, `fe80::1` and `12:30:45` are not
+  addresses), and not part of a longer colon-separated sequence (certificate fingerprints).
+- email: a "top-level domain" that is a file extension (`icon@2x.png`) is not an address, nor is the
+  `user@` of a URL.
+- openai_key and bearer_token: the token must look random (a digit, or mixed case); a bearer token
+  at least 12 characters, a `Basic` value must decode to `user:password`.
+- url_password: `password=` / `pwd=` / `passwd=` values up to `;`, `&`, whitespace or a quote, or a
+  whole quoted value; `password=DB_PASSWORD)` (a keyword argument in code) is skipped.
+- us_ssn: a bare 9-digit number only right after an `ssn` / `social security` label.
 
 Use `scanner(kinds)` to get a function `scan(text) -> list[Finding]` for a set of detector names: its
 findings are sorted by position and never overlap (see `resolve`). Replacement markers written by
