@@ -16,7 +16,7 @@ from stream.masking.engine import mask_event
 from stream.masking.plan import DETECTOR_NAMES, MASK_ACTIONS, DetectorSetting, FieldRule, MaskingPlan
 from tests.masking.secret_values import SecretValue, events_with_secrets, sensitive_leaks
 
-EXAMPLES = 2500
+EXAMPLES = 4000
 
 
 # Field rules that sometimes apply to the generated events (which nest filler JSON under "data").
