@@ -62,7 +62,7 @@ def record_row(record: Mapping[str, Any], entry: Mapping[str, Any]) -> tuple[Any
         list(identity["groups"]),
         identity["token_fingerprint"] or "",
         masking["policy_digest"],
-        [(m["path"], m["rule"], m["action"], m["count"]) for m in masking["items"]],
+        [{"path": m["path"], "rule": m["rule"], "action": m["action"], "count": m["count"]} for m in masking["items"]],
         bytes(record["entry"]),
     )
 

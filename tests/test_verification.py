@@ -86,6 +86,16 @@ def modified_entry_bytes(rows: Rows) -> None:
     rows[17][COL["entry"]] = bytes(entry)
 
 
+def identity_claimed_verified(rows: Rows) -> None:
+    rows[17][COL["identity_status"]] = "verified"
+    rows[17][COL["identity_subject"]] = "ceo@example.com"
+
+
+def masking_evidence_erased(rows: Rows) -> None:
+    rows[17][COL["masked"]] = []
+    rows[17][COL["masking_policy"]] = "0" * 64
+
+
 def duplicated_record(rows: Rows) -> None:
     rows.insert(18, list(rows[17]))
 
@@ -111,6 +121,8 @@ ATTACKS: list[tuple[Callable[[Rows], None], int, str]] = [
     (deleted_record, 17, "missing"),
     (modified_payload, 17, "modified"),
     (modified_entry_bytes, 17, "modified"),
+    (identity_claimed_verified, 17, "modified"),
+    (masking_evidence_erased, 17, "modified"),
     (duplicated_record, 17, "duplicated"),
     (swapped_positions, 17, "reordered"),
     (forged_record_with_correct_leaf, 17, "reordered"),
