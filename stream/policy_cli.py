@@ -6,7 +6,7 @@
     auditledger policy show [FILE] [--tenant T] [--action-type A] [--json]
         The effective plan for events of tenant T with action type A: each detector and its action,
         the field rules that apply, the hash key id, strict mode and scan limits. FILE defaults to the
-        packaged default policy; without --tenant / --action-type, for a tenant / action type the policy
+        policy_file setting (AUDITLEDGER_POLICY_FILE), else the packaged default policy; without --tenant / --action-type, for a tenant / action type the policy
         does not name.
 
 Exit codes: 0 success; 2 the policy is invalid or unreadable (the message says where and why).
@@ -57,7 +57,7 @@ def add_parser(subparsers: Any) -> None:
         help="the effective detectors, field rules and hash key for a tenant and action type",
         description="Resolve a policy for one tenant and action type, as the stream would for an event.",
     )
-    show.add_argument("file", metavar="FILE", nargs="?", help="the policy YAML file (default: the packaged default)")
+    show.add_argument("file", metavar="FILE", nargs="?", help="the policy YAML file (default: the policy_file setting, else the packaged default)")
     show.add_argument("--tenant", default=ANY, metavar="T", help="tenant (default: one the policy does not name)")
     show.add_argument(
         "--action-type",
@@ -162,7 +162,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"ok: {policy.digest}")
             print(summary(policy))
         else:
-            policy = load_policy(args.file) if args.file else default_policy()
+            named = args.file or settings.policy_file  # the file given, else the one the stream uses
+            policy = load_policy(named) if named else default_policy()
             plan = policy.preview(args.tenant, args.action_type)
             if args.json:
                 print(json.dumps(plan_json(policy, plan, args.action_type), indent=2))
