@@ -6,8 +6,8 @@
     auditledger policy show [FILE] [--tenant T] [--action-type A] [--json]
         The effective plan for events of tenant T with action type A: each detector and its action,
         the field rules that apply, the hash key id, strict mode and scan limits. FILE defaults to the
-        policy_file setting (AUDITLEDGER_POLICY_FILE), else the packaged default policy; without --tenant / --action-type, for a tenant / action type the policy
-        does not name.
+        policy_file setting (AUDITLEDGER_POLICY_FILE), else the packaged default policy; without
+        --tenant / --action-type, for a tenant / action type the policy does not name.
 
 Exit codes: 0 success; 2 the policy is invalid or unreadable (the message says where and why).
 The file format is described after the options.
@@ -57,7 +57,8 @@ def add_parser(subparsers: Any) -> None:
         help="the effective detectors, field rules and hash key for a tenant and action type",
         description="Resolve a policy for one tenant and action type, as the stream would for an event.",
     )
-    show.add_argument("file", metavar="FILE", nargs="?", help="the policy YAML file (default: the policy_file setting, else the packaged default)")
+    show.add_argument("file", metavar="FILE", nargs="?",
+                      help="the policy YAML file (default: the policy_file setting, else the packaged one)")
     show.add_argument("--tenant", default=ANY, metavar="T", help="tenant (default: one the policy does not name)")
     show.add_argument(
         "--action-type",
