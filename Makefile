@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/path_throughput.py
 	$(BIN)/python benchmarks/verifier_throughput.py
+	$(BIN)/python benchmarks/masking_throughput.py
 
 clean: down
 	rm -rf .stack

@@ -29,12 +29,14 @@ from auditledger.config import load_settings  # noqa: E402
 from auditledger.demo import stored_records, wait_queryable  # noqa: E402
 from auditledger.stack.local_stack import LocalStack  # noqa: E402
 from ledger.clickhouse_client import connect  # noqa: E402
+from ledger.signed_note import NoteSigner  # noqa: E402
 from producers.demo_session import demo_events  # noqa: E402
 from producers.emitter import AuditEmitter  # noqa: E402
 from producers.event_json import event_from_json  # noqa: E402
 from schemas import SchemaStore  # noqa: E402
 from stream.sequencer import LedgerSequencer, RawEvent  # noqa: E402
 from stream.shard_chain import ShardChain  # noqa: E402
+from tests.ledger_path import sequencer_parts  # noqa: E402
 
 
 def rate(n: int, seconds: float) -> float:
@@ -65,7 +67,9 @@ def main() -> int:
     for b in encoded:
         fastavro.schemaless_reader(io.BytesIO(b[10:]), schema, None)
     dec = rate(len(encoded), time.perf_counter() - t)
-    sequencer = LedgerSequencer(store, lambda s: ShardChain(shard=s), "bench/log", "audit.events")
+    signer = NoteSigner.generate("bench/log")
+    sequencer = LedgerSequencer(store, lambda s: ShardChain(shard=s), "bench/log", "audit.events",
+                                signers=lambda now: [signer], **sequencer_parts(store))  # fmt: skip
     raws = [RawEvent(i % 6, i // 6, b) for i, b in enumerate(encoded)]
     t = time.perf_counter()
     for i in range(0, len(raws), 1000):
