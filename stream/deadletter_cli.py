@@ -20,10 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from auditledger.config import Settings
 from schemas import SchemaStore
+from stream.partition_reader import read_to_end, tail_consumer
 from stream.sealed_envelope import RecipientKey, SealError, SealKeyError, seal_context
 
 EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 2
@@ -59,24 +60,11 @@ def add_parser(subparsers: Any) -> None:
 def read_dead_letters(settings: Settings, store: SchemaStore) -> Iterator[tuple[int, int, dict[str, Any]]]:
     """(partition, offset, DeadLetter) for everything now in the topic, partition by partition."""
     topic = settings.topics.deadletter
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "auditledger-deadletter-cli",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})  # fmt: skip
+    consumer = tail_consumer(settings.kafka_bootstrap, "auditledger-deadletter-cli")
     try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        for partition in sorted(partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-            if high <= low:
-                continue
-            consumer.assign([TopicPartition(topic, partition, low)])
-            while True:
-                msg = consumer.poll(10)
-                if msg is None:
-                    break
-                if msg.error():
-                    continue
-                yield partition, msg.offset(), store.decode(msg.value(), reader="DeadLetter")
-                if msg.offset() + 1 >= high:
-                    break
+        for partition in sorted(consumer.list_topics(topic, timeout=30).topics[topic].partitions):
+            for offset, value in read_to_end(consumer, topic, partition, 0, timeout_s=60):
+                yield partition, offset, store.decode(value, reader="DeadLetter")
     finally:
         consumer.close()
 

@@ -7,67 +7,13 @@ transaction of a dead worker leaves no trace here.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import TopicPartition
 
 from schemas import SchemaStore
+from stream.partition_reader import read_to_end, tail_consumer
 from stream.shard_chain import ShardChain
 
 TAIL_WINDOW = 64
-
-
-class RecoveryError(RuntimeError):
-    """The shard's output could not be read or does not add up; the writer must not start."""
-
-
-def _consumer(bootstrap: str, extra: dict | None = None) -> Consumer:
-    config = {
-        "bootstrap.servers": bootstrap,
-        "group.id": "auditledger-recovery",
-        "enable.auto.commit": False,
-        "isolation.level": "read_committed",
-        "enable.partition.eof": True,
-        "auto.offset.reset": "earliest",
-        "fetch.wait.max.ms": 10,
-    }
-    config.update(extra or {})
-    return Consumer(config)
-
-
-def _read_from(consumer: Consumer, topic: str, partition: int, start: int, timeout_s: float) -> Iterator[bytes]:
-    """Yield values from `start` to the end of the partition, once no transaction is open on it.
-
-    A read_committed consumer stops at the last stable offset. While a transaction is still open
-    (a dead worker's, not yet fenced or timed out) that is below the high watermark, and the tail
-    read there would be stale: so keep waiting until the position reaches the high watermark.
-    """
-    tp = TopicPartition(topic, partition, start)
-    consumer.assign([tp])
-    deadline = time.monotonic() + timeout_s
-    while True:
-        msg = consumer.poll(1.0)
-        if msg is None:
-            if time.monotonic() > deadline:
-                raise RecoveryError(f"{topic}[{partition}]: no answer within {timeout_s}s while reading the tail")
-            continue
-        err = msg.error()
-        if err is None:
-            if msg.offset() >= start:  # never a message prefetched for an earlier read
-                yield msg.value()
-            continue
-        if err.code() != KafkaError._PARTITION_EOF:
-            raise RecoveryError(f"{topic}[{partition}]: {err.str()}")
-        _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s, cached=False)
-        position = msg.offset()
-        if position >= high:
-            return
-        if time.monotonic() > deadline:
-            raise RecoveryError(
-                f"{topic}[{partition}]: a transaction stays open below offset {high} (stable up to {position})"
-            )
-        time.sleep(0.2)
 
 
 class ShardRecovery:
@@ -82,7 +28,7 @@ class ShardRecovery:
         timeout_s: float = 60.0,
         consumer_config: dict | None = None,
     ) -> None:
-        self._consumer = _consumer(bootstrap, consumer_config)
+        self._consumer = tail_consumer(bootstrap, "auditledger-recovery", consumer_config)
         self._ledger = ledger_topic
         self._checkpoints = checkpoints_topic
         self._store = store
@@ -100,7 +46,7 @@ class ShardRecovery:
         while True:
             start = max(low, high - window)
             last = None
-            for value in _read_from(self._consumer, self._checkpoints, shard, start, self._timeout):
+            for _, value in read_to_end(self._consumer, self._checkpoints, shard, start, self._timeout):
                 last = self._store.decode(value, reader="Checkpoint")
             if last is not None or start == low:
                 return last
@@ -114,7 +60,7 @@ class ShardRecovery:
             start = low if first_seq == 0 else max(low, high - window)
             found: list[tuple[int, bytes, int]] = []
             earliest_seen = None
-            for value in _read_from(self._consumer, self._ledger, shard, start, self._timeout):
+            for _, value in read_to_end(self._consumer, self._ledger, shard, start, self._timeout):
                 record = self._store.decode(value, reader="LedgerRecord")
                 if earliest_seen is None:
                     earliest_seen = record["seq"]

@@ -13,11 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from auditledger.config import Settings
 from auditledger.stack.local_stack import LocalStack
 from ledger.clickhouse_client import connect
+from stream.partition_reader import read_to_end, tail_consumer
 from tests.identity.token_factory import TokenFactory
 
 POLICY = """\
@@ -87,27 +87,10 @@ def idp_jwks_path(settings: Settings) -> Path:
 
 
 def topic_bytes(settings: Settings, topic: str) -> list[bytes]:
-    """Every message value now in `topic` (committed or not), partition by partition."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"t-{uuid.uuid4()}",
-                         "enable.auto.commit": False, "isolation.level": "read_uncommitted"})  # fmt: skip
-    values: list[bytes] = []
+    """Every message value now in `topic`, aborted transactions' included (a leak there is still a leak)."""
+    consumer = tail_consumer(settings.kafka_bootstrap, f"t-{uuid.uuid4()}", {"isolation.level": "read_uncommitted"})
     try:
-        for partition in sorted(consumer.list_topics(topic, timeout=30).topics[topic].partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-            if high <= low:
-                continue
-            tp = TopicPartition(topic, partition, low)
-            consumer.assign([tp])
-            deadline = time.monotonic() + 60
-            while True:  # transaction markers take offsets but are never delivered: stop on the position
-                msg = consumer.poll(0.5)
-                if msg is not None and not msg.error():
-                    values.append(msg.value() or b"")
-                    if msg.offset() + 1 >= high:
-                        break
-                elif msg is None and consumer.position([tp])[0].offset >= high:
-                    break
-                assert time.monotonic() < deadline, f"{topic}[{partition}] stopped before offset {high}"
+        partitions = sorted(consumer.list_topics(topic, timeout=30).topics[topic].partitions)
+        return [value or b"" for p in partitions for _, value in read_to_end(consumer, topic, p, 0, timeout_s=60)]
     finally:
         consumer.close()
-    return values
