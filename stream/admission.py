@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from stream.identity.verifier import IdentityVerdict, TokenVerifier
+from stream.identity.verifier import IdentityVerdict, TokenVerifier, token_fingerprint
 from stream.masking.engine import UnscannableField, mask_event, mask_text
 from stream.masking.keys import MaskingKeys
 from stream.masking.plan import MaskingPlan
@@ -86,14 +86,12 @@ class EventAdmission:
     def _verify(self, event: Mapping[str, Any], received_at: datetime) -> IdentityVerdict:
         credential = event.get("credential")
         token = credential["token"] if credential else None
-        verdict = self._verifier.verify(token, event["tenant"], received_at, claimed_subject=event["actor"]["subject"])
-        if credential and credential["kind"] not in CREDENTIAL_KINDS:
+        if credential and credential["kind"] not in CREDENTIAL_KINDS:  # not a token we know how to check
             kinds = ", ".join(sorted(CREDENTIAL_KINDS))
-            reason = f"unsupported_credential: credential kind is not one of {kinds}"
-            verdict = replace(verdict, status="unverified", reason_code="unsupported_credential", reason=reason,
-                              subject="", issuer="", email="", groups=(), audience="", key_id="", algorithm="",
-                              expires_at=None)  # fmt: skip
-        return verdict
+            return IdentityVerdict(status="unverified", reason_code="unsupported_credential",
+                                   reason=f"unsupported_credential: credential kind is not one of {kinds}",
+                                   token_fingerprint=token_fingerprint(token))  # fmt: skip
+        return self._verifier.verify(token, event["tenant"], received_at, claimed_subject=event["actor"]["subject"])
 
     def _identity_alerts(self, event: Mapping[str, Any], verdict: IdentityVerdict) -> tuple[AlertDraft, ...]:
         if verdict.status != "unverified":
