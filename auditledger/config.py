@@ -25,6 +25,7 @@ class ConfigError(ValueError):
 class TopicNames:
     events: str = "audit.events"
     approvals: str = "audit.approvals"
+    approvals_state: str = "audit.approvals.state"
     ledger: str = "audit.ledger"
     checkpoints: str = "audit.checkpoints"
     deadletter: str = "audit.deadletter"

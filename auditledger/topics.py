@@ -23,12 +23,19 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     t = settings.topics
     n = settings.partitions
     raw_retention = str(settings.events_retention_hours * 3600 * 1000)
+    approvals_retention = str(max(settings.events_retention_hours, 7 * 24) * 3600 * 1000)
     return [
         # Restricted: the only place raw (unmasked) events and credentials live. LogAppendTime: the broker's
         # clock, not the emitter's, is the time a credential is judged at.
         TopicSpec(t.events, n, {"retention.ms": raw_retention, "cleanup.policy": "delete",
                                 "message.timestamp.type": "LogAppendTime"}),  # fmt: skip
-        TopicSpec(t.approvals, n, {"cleanup.policy": "compact"}),
+        # Restricted like audit.events (it carries approvers' tokens and unmasked arguments): compacted by
+        # request id, and deleted after the same short retention. Compaction waits a day, so a stream that
+        # was down for hours still folds every step; the durable form is the ledger and the state below.
+        TopicSpec(t.approvals, n, {"cleanup.policy": "compact,delete", "retention.ms": approvals_retention,
+                                   "min.compaction.lag.ms": str(24 * 3600 * 1000)}),  # fmt: skip
+        # The stream's folded approval state (masked), written in the ledger's transactions: its changelog.
+        TopicSpec(t.approvals_state, n, {"cleanup.policy": "compact"}),
         TopicSpec(t.ledger, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
         TopicSpec(t.checkpoints, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
         TopicSpec(t.deadletter, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),

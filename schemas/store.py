@@ -20,7 +20,9 @@ from fastavro.schema import parse_schema, to_parsing_canonical_form
 from schemas.single_object import FramingError, frame, unframe
 
 # Order matters: a schema may only name types defined by the ones before it.
-PROJECT_SCHEMAS = ("AuditEvent", "LedgerEntry", "LedgerRecord", "Checkpoint", "DeadLetter", "Alert")
+PROJECT_SCHEMAS = (
+    "AuditEvent", "ApprovalEvent", "LedgerEntry", "ApprovalState", "LedgerRecord", "Checkpoint", "DeadLetter", "Alert"
+)
 
 
 class UnknownSchemaError(LookupError):
