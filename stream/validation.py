@@ -24,9 +24,7 @@ ACTION_TYPES = frozenset(
         "retriever.result",
         "agent.action",
         "agent.finish",
-        "approval.request",
-        "approval.decision",
-    }
+    }  # approval.* records come only from audit.approvals (stream.approvals.steps): an emitter cannot forge one
 )
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CLOCK_SKEW = timedelta(days=1)
