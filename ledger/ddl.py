@@ -50,6 +50,20 @@ CREATE TABLE IF NOT EXISTS ledger_records
     masking_policy   String COMMENT 'hex SHA-256 of the masking policy in force',
     masked           Array(Tuple(path String, rule String, action String, count UInt32))
                      COMMENT 'what was masked where (never the value)',
+    source_topic     LowCardinality(String) COMMENT 'events, or approvals for approval steps and late-join follow-ups',
+    approval_status  LowCardinality(String)
+                     COMMENT 'empty: no approval rule covers the action; approved, violation, blocked, approved_late, '
+                             'or for an approval step the request status after it',
+    approval_request_id String,
+    approval_rule    String COMMENT 'the policy rule that requires the approval',
+    approval_required UInt16,
+    approval_groups  Array(String) COMMENT 'approver groups the rule allows',
+    approvers        Array(Tuple(kind String, subject String, verified Bool, groups Array(String),
+                                 decided_at DateTime64(6, 'UTC'), shard UInt32, seq UInt64))
+                     COMMENT 'every decision on the request as known when this record was sequenced',
+    approval_violations Array(String),
+    approval_fingerprint String COMMENT 'hex SHA-256 of the action as executed (schemas/action_fingerprint.py)',
+    approval_covers  String COMMENT 'on a late-join follow-up: shard/seq of the action record it clears',
     entry            String COMMENT 'the exact bytes the leaf hash commits to',
     INDEX idx_session session_id TYPE bloom_filter GRANULARITY 4,
     INDEX idx_actor actor_subject TYPE bloom_filter GRANULARITY 4,
@@ -97,6 +111,20 @@ VIEWS = (
            response, outcome_status, outcome_error, shard, seq
     FROM ledger_records WHERE action_type IN ('tool.call', 'tool.result', 'db.query')
     """,
+    """
+    CREATE VIEW IF NOT EXISTS ledger_privileged_actions AS
+    SELECT tenant, occurred_at, sequenced_at, session_id, actor_subject, identity_status, action_type, action_name,
+           target_name, query, tool_arguments, outcome_status, approval_status, approval_rule, approval_request_id,
+           approval_required, arrayFilter(a -> a.kind = 'approved', approvers) AS approvals, approval_violations,
+           approval_fingerprint, shard, seq, event_id
+    FROM ledger_records WHERE source_topic = 'events' AND approval_status != ''
+    """,
+    """
+    CREATE VIEW IF NOT EXISTS ledger_approval_steps AS
+    SELECT tenant, occurred_at, approval_request_id, action_type, actor_subject, identity_status, identity_groups,
+           approval_status, approval_rule, approval_covers, attributes['comment'] AS comment, shard, seq, event_id
+    FROM ledger_records WHERE source_topic = 'approvals'
+    """,
 )
 
 RECORD_COLUMNS: tuple[str, ...] = (
@@ -105,7 +133,9 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "target_kind", "target_name", "prompt", "parameters", "tool_arguments", "query", "response", "attributes",
     "outcome_status", "outcome_error", "source_service", "source_host", "source_ip", "session_id", "run_id",
     "parent_run_id", "graph_node", "trace_id", "identity_status", "identity_reason", "identity_subject",
-    "identity_issuer", "identity_email", "identity_groups", "token_fingerprint", "masking_policy", "masked", "entry",
+    "identity_issuer", "identity_email", "identity_groups", "token_fingerprint", "masking_policy", "masked",
+    "source_topic", "approval_status", "approval_request_id", "approval_rule", "approval_required", "approval_groups",
+    "approvers", "approval_violations", "approval_fingerprint", "approval_covers", "entry",
 )  # fmt: skip
 
 CHECKPOINT_COLUMNS: tuple[str, ...] = (

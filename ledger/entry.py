@@ -34,6 +34,8 @@ def encode_entry(
     event: Mapping[str, Any],
     identity: Mapping[str, Any] = ABSENT_IDENTITY,
     masking: Mapping[str, Any] = NOTHING_MASKED,
+    source_topic: str = "events",
+    approval: Mapping[str, Any] | None = None,
 ) -> bytes:
     return store.encode(
         "LedgerEntry",
@@ -41,11 +43,13 @@ def encode_entry(
             "shard": shard,
             "seq": seq,
             "source_offset": source_offset,
+            "source_topic": source_topic,
             "sequenced_at": sequenced_at,
             "prev_leaf_hash": prev_leaf_hash,
             "event": event,
             "identity": identity,
             "masking": masking,
+            "approval": approval,
         },
     )
 

@@ -63,7 +63,32 @@ def record_row(record: Mapping[str, Any], entry: Mapping[str, Any]) -> tuple[Any
         identity["token_fingerprint"] or "",
         masking["policy_digest"],
         [{"path": m["path"], "rule": m["rule"], "action": m["action"], "count": m["count"]} for m in masking["items"]],
+        entry["source_topic"],
+        *approval_columns(entry["approval"]),
         bytes(record["entry"]),
+    )
+
+
+def approval_columns(approval: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """The approval_* columns and approvers; empty values for an action no rule covers."""
+    if approval is None:
+        return ("", "", "", 0, [], [], [], "", "")
+    covers = approval["covers"]
+    approvers = [
+        {"kind": d["kind"], "subject": d["subject"], "verified": d["verified"], "groups": list(d["groups"]),
+         "decided_at": d["decided_at"], "shard": d["shard"], "seq": d["seq"]}  # fmt: skip
+        for d in approval["decisions"]
+    ]
+    return (
+        approval["status"],
+        approval["request_id"] or "",
+        approval["rule"] or "",
+        approval["required"],
+        list(approval["approver_groups"]),
+        approvers,
+        list(approval["violations"]),
+        approval["fingerprint"] or "",
+        f"{covers['shard']}/{covers['seq']}" if covers else "",
     )
 
 

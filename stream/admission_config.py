@@ -33,7 +33,8 @@ def admission_of(settings: Settings) -> EventAdmission:
 
 def dead_letters_of(settings: Settings, store: SchemaStore, admission: EventAdmission) -> DeadLetterBuilder:
     sealing_key = SealingKey.load(settings.deadletter_public_key_path)
-    return DeadLetterBuilder(store, sealing_key, settings.topics.events, admission)
+    topics = {"events": settings.topics.events, "approvals": settings.topics.approvals}
+    return DeadLetterBuilder(store, sealing_key, topics, admission)
 
 
 def check_stream_config(settings: Settings) -> None:

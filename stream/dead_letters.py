@@ -6,6 +6,7 @@ unmasked travels (the reason is masked again, the preview is the masked event).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -18,14 +19,26 @@ MAX_REASON_CHARS = 2000
 
 
 class DeadLetterBuilder:
-    def __init__(self, store: SchemaStore, sealing_key: SealingKey, source_topic: str, admission: EventAdmission):
+    def __init__(
+        self, store: SchemaStore, sealing_key: SealingKey, source_topics: Mapping[str, str], admission: EventAdmission
+    ):
+        """`source_topics`: topic name by input role (events, approvals)."""
         self._store = store
         self._key = sealing_key
-        self._source_topic = source_topic
+        self._source_topics = dict(source_topics)
         self._admission = admission
 
-    def build(self, partition: int, offset: int, value: bytes | None, rejected: RejectedEvent, now: datetime) -> bytes:
+    def build(
+        self,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        rejected: RejectedEvent,
+        now: datetime,
+        source: str = "events",
+    ) -> bytes:
         original = value or b""
+        topic = self._source_topics[source]
         event: dict[str, Any] | None = rejected.event
         reason = self._admission.mask_reason(rejected.rejection.reason[:MAX_REASON_CHARS])
         return self._store.encode(
@@ -33,7 +46,7 @@ class DeadLetterBuilder:
             {
                 "reason": reason,
                 "error_kind": rejected.rejection.kind,
-                "source_topic": self._source_topic,
+                "source_topic": topic,
                 "source_partition": partition,
                 "source_offset": offset,
                 "received_at": now,
@@ -42,6 +55,6 @@ class DeadLetterBuilder:
                 "masked_preview": self._admission.preview(event) if event else None,
                 "original_size": len(original),
                 "sealed_to": self._key.key_id,
-                "sealed_original": self._key.seal(original, seal_context(self._source_topic, partition, offset)),
+                "sealed_original": self._key.seal(original, seal_context(topic, partition, offset)),
             },
         )

@@ -1,5 +1,12 @@
-"""The ledger path: audit.events -> audit.ledger / audit.checkpoints / audit.alerts / audit.deadletter, one Kafka
-transaction per batch, with the input offsets committed inside the same transaction (KIP-447).
+"""The ledger path: audit.events + audit.approvals -> audit.ledger / audit.checkpoints / audit.alerts /
+audit.deadletter / audit.approvals.state, one Kafka transaction per batch, with the input offsets committed
+inside the same transaction (KIP-447).
+
+The approval table is the join's state: held in memory, read back from audit.approvals.state at start
+and after a rebalance, and changed only by batches whose transaction commits (an aborted batch's
+changes are rolled back). It plays the part of a Faust table with its changelog, but inside the
+ledger's own transaction: a Faust table commits in Faust's transactions, so after a crash the table
+and the ledger records of the same approval steps could disagree.
 
 Why not a Faust agent: Faust's exactly-once send path keys the transaction on the destination topic's
 partition as its consumer knows it; for a topic the app does not consume (audit.ledger) that lookup
@@ -29,6 +36,9 @@ from auditledger.config import Settings
 from ledger.keyring import SigningKeys
 from schemas import SchemaStore
 from stream.admission_config import admission_of, dead_letters_of
+from stream.approval_changelog import load_approval_book
+from stream.approval_join import ApprovalJoin
+from stream.partition_reader import tail_consumer
 from stream.recovery import ShardRecovery
 from stream.sequencer import LedgerSequencer, RawEvent
 
@@ -51,7 +61,8 @@ class LedgerWriter:
         self._store = SchemaStore()
         topics = settings.topics
         self._out_topic = {"ledger": topics.ledger, "checkpoints": topics.checkpoints, "deadletter": topics.deadletter,
-                           "alerts": topics.alerts}  # fmt: skip
+                           "alerts": topics.alerts, "approvals_state": topics.approvals_state}  # fmt: skip
+        self._source_role = {topics.events: "events", topics.approvals: "approvals"}
         common = {"bootstrap.servers": settings.kafka_bootstrap, **(kafka_config or {})}
         self._consumer = Consumer(
             {
@@ -63,6 +74,8 @@ class LedgerWriter:
                 "auto.offset.reset": "earliest",
                 "session.timeout.ms": 10000,
                 "fetch.max.bytes": 16 * 1024 * 1024,
+                # range: partition p of audit.events and of audit.approvals go to the same worker, the owner of shard p
+                "partition.assignment.strategy": "range",
             }
         )
         self._producer = Producer(
@@ -83,6 +96,7 @@ class LedgerWriter:
         dead_letters = dead_letters_of(settings, self._store, admission)
         signing_keys = SigningKeys(settings.signing_keys_dir)
         signing_keys.signers(datetime.now(UTC))  # refuse to start without a usable key (missing, or readable by others)
+        self._state_reader = tail_consumer(settings.kafka_bootstrap, "auditledger-approvals-state", kafka_config)
         self._sequencer = LedgerSequencer(
             self._store,
             self._recover,
@@ -91,6 +105,7 @@ class LedgerWriter:
             signers=signing_keys.signers,
             admission=admission,
             dead_letters=dead_letters,
+            state_partitions=settings.partitions,
             checkpoint_every_records=settings.checkpoint_every_records,
             checkpoint_every_ms=settings.checkpoint_every_ms,
         )
@@ -108,18 +123,23 @@ class LedgerWriter:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assignment_changed = True
 
-    def _drained(self, last: dict[int, int]) -> set[int]:
-        drained = set()
-        for shard, offset in last.items():
+    def _load_approvals(self) -> None:
+        """(Re)read the approval table from its changelog: another worker may have changed it meanwhile."""
+        book = load_approval_book(self._state_reader, self.settings.topics.approvals_state, self._store)
+        self._sequencer.approvals = ApprovalJoin(self._sequencer.approvals.policy, book)
+        log.warning("approval table loaded from its changelog: %d requests", len(book))
+
+    def _drained(self, last: dict[tuple[str, int], int]) -> set[int]:
+        """Shards whose every input read in this batch is at its end."""
+        behind = set()
+        for (topic, shard), offset in last.items():
             try:
-                _, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(self.settings.topics.events, shard), cached=True
-                )
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, shard), cached=True)
             except KafkaException:
                 high = -1
-            if high < 0 or offset + 1 >= high:
-                drained.add(shard)
-        return drained
+            if high >= 0 and offset + 1 < high:
+                behind.add(shard)
+        return {shard for _, shard in last} - behind
 
     def _rewind_to_committed(self) -> None:
         """After an aborted transaction, re-read from what was committed and rebuild every shard."""
@@ -127,29 +147,31 @@ class LedgerWriter:
         if assignment:
             for tp in self._consumer.committed(assignment, timeout=30):
                 self._consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else 0))
-        self._sequencer.forget_all()
+        self._sequencer.rollback()
 
     def process(self, messages: list[Message]) -> None:
         raws: list[RawEvent] = []
-        last: dict[int, int] = {}
+        last: dict[tuple[str, int], int] = {}
         for msg in messages:
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     continue
                 raise KafkaException(err)
-            raws.append(RawEvent(msg.partition(), msg.offset(), msg.value(), _appended_at(msg)))
-            last[msg.partition()] = msg.offset()
+            role = self._source_role[msg.topic()]
+            raws.append(RawEvent(msg.partition(), msg.offset(), msg.value(), _appended_at(msg), topic=role))
+            last[(msg.topic(), msg.partition())] = msg.offset()
         if not raws:
             return
         result = self._sequencer.process(raws, idle=self._drained(last))
         self._producer.begin_transaction()
         try:
             for out in result.outputs:
-                self._produce(self._out_topic[out.role], out.value, out.partition)
-            offsets = [TopicPartition(self.settings.topics.events, p, o + 1) for p, o in last.items()]
+                self._produce(self._out_topic[out.role], out.value, out.partition, out.key)
+            offsets = [TopicPartition(topic, p, o + 1) for (topic, p), o in last.items()]
             self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(), 30)
             self._producer.commit_transaction(60)
+            self._sequencer.commit()
         except KafkaException as exc:
             error = exc.args[0]
             if error.fatal():
@@ -166,23 +188,26 @@ class LedgerWriter:
             log.warning("batch: %d sequenced, %d alerts, %d dead-lettered, %d redelivered inputs skipped",
                         result.appended, result.alerts, result.dead_lettered, result.skipped_redelivered)  # fmt: skip
 
-    def _produce(self, topic: str, value: bytes, partition: int) -> None:
+    def _produce(self, topic: str, value: bytes | None, partition: int, key: bytes | None = None) -> None:
         while True:
             try:
-                self._producer.produce(topic, value=value, partition=partition)
+                self._producer.produce(topic, value=value, key=key, partition=partition)
                 return
             except BufferError:
                 self._producer.poll(0.05)
 
     def run(self, stop: threading.Event) -> None:
         self._producer.init_transactions(60)
-        self._consumer.subscribe([self.settings.topics.events], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        topics = self.settings.topics
+        self._consumer.subscribe([topics.events, topics.approvals], on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke)  # fmt: skip
         try:
             while not stop.is_set():
                 messages = self._consumer.consume(self.settings.stream_batch_size, self.settings.stream_batch_within_s)
                 if self._assignment_changed:
                     # Another worker may have written these shards meanwhile: rebuild from the output.
                     self._sequencer.forget_all()
+                    self._load_approvals()
                     self._assignment_changed = False
                 self.process(messages)
         finally:
@@ -193,4 +218,5 @@ class LedgerWriter:
             self._consumer.close()
         finally:
             self._recovery.close()
+            self._state_reader.close()
             self._producer.flush(10)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 
 class PartitionReadError(RuntimeError):
@@ -34,7 +34,15 @@ def tail_consumer(bootstrap: str, group_id: str, extra: dict | None = None) -> C
 def read_to_end(
     consumer: Consumer, topic: str, partition: int, start: int, timeout_s: float
 ) -> Iterator[tuple[int, bytes]]:
-    """Yield (offset, value) from `start` to the end of the partition, once no transaction is open on it.
+    """Yield (offset, value) from `start` to the end of the partition, once no transaction is open on it."""
+    for msg in messages_to_end(consumer, topic, partition, start, timeout_s):
+        yield msg.offset(), msg.value()
+
+
+def messages_to_end(
+    consumer: Consumer, topic: str, partition: int, start: int, timeout_s: float
+) -> Iterator[Message]:
+    """Yield the messages from `start` to the end of the partition, once no transaction is open on it.
 
     A read_committed consumer stops at the last stable offset. While a transaction is still open
     (a dead worker's, not yet fenced or timed out) that is below the high watermark, and the tail
@@ -52,7 +60,7 @@ def read_to_end(
         err = msg.error()
         if err is None:
             if msg.offset() >= start:  # never a message prefetched for an earlier read
-                yield msg.offset(), msg.value()
+                yield msg
             continue
         if err.code() != KafkaError._PARTITION_EOF:
             raise PartitionReadError(f"{topic}[{partition}]: {err.str()}")

@@ -52,13 +52,13 @@ class ShardRecovery:
                 return last
             window *= 4
 
-    def records_from(self, shard: int, first_seq: int) -> list[tuple[int, bytes, int]]:
-        """(seq, leaf, source_offset) of every committed record with seq >= first_seq, in order."""
+    def records_from(self, shard: int, first_seq: int) -> list[tuple[int, bytes, int, str]]:
+        """(seq, leaf, source_offset, source_topic) of every committed record with seq >= first_seq, in order."""
         low, high = self._bounds(self._ledger, shard)
         window = TAIL_WINDOW
         while True:
             start = low if first_seq == 0 else max(low, high - window)
-            found: list[tuple[int, bytes, int]] = []
+            found: list[tuple[int, bytes, int, str]] = []
             earliest_seen = None
             for _, value in read_to_end(self._consumer, self._ledger, shard, start, self._timeout):
                 record = self._store.decode(value, reader="LedgerRecord")
@@ -66,7 +66,7 @@ class ShardRecovery:
                     earliest_seen = record["seq"]
                 if record["seq"] >= first_seq:
                     entry = self._store.decode(record["entry"], reader="LedgerEntry")
-                    found.append((record["seq"], record["leaf_hash"], entry["source_offset"]))
+                    found.append((record["seq"], record["leaf_hash"], entry["source_offset"], entry["source_topic"]))
             if start == low or earliest_seen is None or earliest_seen <= first_seq:
                 return found
             window *= 4
@@ -74,6 +74,6 @@ class ShardRecovery:
     def __call__(self, shard: int) -> ShardChain:
         checkpoint = self.last_checkpoint(shard)
         chain = ShardChain.from_checkpoint(checkpoint) if checkpoint else ShardChain(shard=shard)
-        for seq, leaf, source_offset in self.records_from(shard, chain.next_seq):
-            chain.replay_written(seq, leaf, source_offset)
+        for seq, leaf, source_offset, source_topic in self.records_from(shard, chain.next_seq):
+            chain.replay_written(seq, leaf, source_offset, source_topic)
         return chain

@@ -2,13 +2,16 @@
 
 Pure apart from the `recover` callable it is given, so the same code runs under Faust, in tests
 and in benchmarks. Each output names the topic role and the partition (= shard) it must go to.
-Per event: decode and validate, admit (verify the credential, mask), then sequence and chain.
+Per event: decode and validate, admit (verify the credential, mask), judge its approval, then sequence
+and chain. Approval steps (from audit.approvals) go first in a batch: they are folded into the approval
+table and recorded like events; the table's changes are outputs too (its changelog).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,11 +20,15 @@ from typing import Literal
 from ledger.signed_note import NoteSigner
 from schemas import SchemaStore
 from stream.admission import AlertDraft, EventAdmission
+from stream.approval_join import ApprovalJoin
+from stream.approvals.book import ApprovalBook
+from stream.approvals.steps import decode_step, follow_up_event, masked_request, step_as_event
 from stream.dead_letters import DeadLetterBuilder
 from stream.shard_chain import ShardChain
 from stream.validation import RejectedEvent, decode_event
 
-OutputRole = Literal["ledger", "deadletter", "checkpoints", "alerts"]
+OutputRole = Literal["ledger", "deadletter", "checkpoints", "alerts", "approvals_state"]
+SourceTopic = Literal["events", "approvals"]
 ALERT_NAMESPACE = uuid.UUID("6f1d8a52-3c0e-4d5e-9a43-2b7c1f0e9d11")
 
 
@@ -33,13 +40,15 @@ class RawEvent:
     offset: int
     value: bytes | None
     received_at: datetime | None = None
+    topic: SourceTopic = "events"
 
 
 @dataclass(frozen=True)
 class Output:
     role: OutputRole
     partition: int
-    value: bytes
+    value: bytes | None  # None: a tombstone (approvals_state only)
+    key: bytes | None = None
 
 
 @dataclass
@@ -63,6 +72,8 @@ class LedgerSequencer:
         signers: Callable[[datetime], Sequence[NoteSigner]],
         admission: EventAdmission,
         dead_letters: DeadLetterBuilder,
+        approvals: ApprovalJoin | None = None,
+        state_partitions: int = 1,
         checkpoint_every_records: int = 1000,
         checkpoint_every_ms: int = 1000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -75,6 +86,8 @@ class LedgerSequencer:
         self._signers = signers
         self._admission = admission
         self._dead_letters = dead_letters
+        self.approvals = approvals or ApprovalJoin(admission.policy.approvals, ApprovalBook())
+        self._state_partitions = state_partitions
         self._every_records = checkpoint_every_records
         self._every_ms = checkpoint_every_ms
         self._clock = clock
@@ -102,12 +115,15 @@ class LedgerSequencer:
         result = BatchResult(outputs=[])
         now = self._clock()
         touched: set[int] = set()
-        for raw in batch:
+        for raw in sorted(batch, key=lambda r: r.topic != "approvals"):  # steps first: actions join what they decided
             chain = self.ensure_shard(raw.partition)
-            if chain.already_consumed(raw.offset):
+            if chain.already_consumed(raw.offset, raw.topic):
                 result.skipped_redelivered += 1
                 continue
             touched.add(raw.partition)
+            if raw.topic == "approvals":
+                self._sequence_step(raw, chain, now, result)
+                continue
             try:
                 event = decode_event(self._store, raw.value, now)
                 admitted = self._admission.admit(event, raw.received_at or now)
@@ -117,17 +133,81 @@ class LedgerSequencer:
                 chain.consume_without_entry(raw.offset)
                 result.dead_lettered += 1
                 continue
-            seq, _, record = chain.append(
-                self._store, admitted.event, raw.offset, now, identity=admitted.identity, masking=admitted.masking
-            )
+            approval, approval_alerts = self.approvals.judge(event, chain.shard, chain.next_seq, now)
+            seq, _, record = chain.append(self._store, admitted.event, raw.offset, now, identity=admitted.identity,
+                                          masking=admitted.masking, approval=approval)  # fmt: skip
             result.outputs.append(Output("ledger", raw.partition, record))
             result.appended += 1
-            for alert in admitted.alerts:
-                message = self._alert(alert, admitted.event, chain, seq, now)
-                result.outputs.append(Output("alerts", raw.partition, message))
-                result.alerts += 1
+            self._raise_alerts((*admitted.alerts, *approval_alerts), admitted.event, chain, seq, now, result)
+        result.outputs.extend(self._state_changes())
         result.outputs.extend(self.due_checkpoints(touched, idle, now))
         return result
+
+    def _sequence_step(self, raw: RawEvent, chain: ShardChain, now: datetime, result: BatchResult) -> None:
+        """One approval step: recorded, folded into the table, and followed by the late joins it makes."""
+        try:
+            step = decode_step(self._store, raw.value, now)
+            admitted = self._admission.admit(step_as_event(step), raw.received_at or now)
+        except RejectedEvent as rejected:
+            dead = self._dead_letters.build(raw.partition, raw.offset, raw.value, rejected, now, source="approvals")
+            result.outputs.append(Output("deadletter", raw.partition, dead))
+            chain.consume_without_entry(raw.offset, "approvals")
+            result.dead_lettered += 1
+            return
+        attributes = admitted.event["payload"]["attributes"]
+        position = (raw.partition, raw.offset, chain.shard, chain.next_seq)
+        request = masked_request(step, admitted.event)
+        section, joins = self.approvals.apply_step(step, admitted.identity, request, attributes.get("comment"),
+                                                   position, now)  # fmt: skip
+        seq, _, record = chain.append(self._store, admitted.event, raw.offset, now, identity=admitted.identity,
+                                      masking=admitted.masking, source_topic="approvals", approval=section)  # fmt: skip
+        result.outputs.append(Output("ledger", raw.partition, record))
+        result.appended += 1
+        self._raise_alerts(admitted.alerts, admitted.event, chain, seq, now, result)
+        for join in joins:
+            follow = follow_up_event(admitted.event, step["request_id"], join.covers, join.cleared)
+            seq, _, record = chain.append(self._store, follow, raw.offset, now, identity=admitted.identity,
+                                          source_topic="approvals", approval=join.section)  # fmt: skip
+            result.outputs.append(Output("ledger", raw.partition, record))
+            result.appended += 1
+            cleared_ids = [self.alert_id(join.covers["shard"], join.covers["seq"], f"approval_{kind}")
+                           for kind in join.cleared]  # fmt: skip
+            cleared = AlertDraft(
+                "approval_violation_cleared",
+                "info",
+                f"a late approval of request {step['request_id']} covers the action recorded at "
+                f"{join.covers['shard']}/{join.covers['seq']}: {', '.join(join.cleared)} cleared",
+                {"request_id": step["request_id"], "covers_shard": str(join.covers["shard"]),
+                 "covers_seq": str(join.covers["seq"]), "covers_event_id": join.covers["event_id"],
+                 "cleared_alert_ids": ",".join(str(i) for i in cleared_ids)},  # fmt: skip
+            )
+            self._raise_alerts((cleared,), follow, chain, seq, now, result)
+
+    def _raise_alerts(
+        self, alerts: Iterable[AlertDraft], event: dict, chain: ShardChain, seq: int, now: datetime,
+        result: BatchResult,
+    ) -> None:  # fmt: skip
+        for alert in alerts:
+            result.outputs.append(Output("alerts", chain.shard, self._alert(alert, event, chain, seq, now)))
+            result.alerts += 1
+
+    def _state_changes(self) -> list[Output]:
+        """The approval table's changes as changelog records (a key always goes to the same partition)."""
+        outputs = []
+        for key, state in self.approvals.book.changes():
+            partition = zlib.crc32(key.encode()) % self._state_partitions
+            value = self._store.encode("ApprovalState", state) if state is not None else None
+            outputs.append(Output("approvals_state", partition, value, key.encode()))
+        return outputs
+
+    def commit(self) -> None:
+        """The batch's outputs are written: its approval table changes are now the committed state."""
+        self.approvals.book.commit()
+
+    def rollback(self) -> None:
+        """The batch's outputs were not written: undo its approval table changes, forget the shards."""
+        self.approvals.book.rollback()
+        self.forget_all()
 
     def due_checkpoints(
         self, shards: Iterable[int], idle: bool | Collection[int], now: datetime | None = None
@@ -143,9 +223,12 @@ class LedgerSequencer:
                 outputs.append(Output("checkpoints", shard, signed))
         return outputs
 
+    def alert_id(self, shard: int, seq: int, kind: str) -> uuid.UUID:
+        return uuid.uuid5(ALERT_NAMESPACE, f"{self._origin}/{shard}/{seq}/{kind}")
+
     def _alert(self, alert: AlertDraft, event: dict, chain: ShardChain, seq: int, now: datetime) -> bytes:
         """Alert ids derive from the ledger position, so a replayed batch cannot raise a second alert."""
-        alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{self._origin}/{chain.shard}/{seq}/{alert.kind}")
+        alert_id = self.alert_id(chain.shard, seq, alert.kind)
         return self._store.encode(
             "Alert",
             {

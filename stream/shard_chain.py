@@ -25,17 +25,26 @@ class ShardChain:
     frontier: CompactFrontier = field(default_factory=CompactFrontier)
     last_leaf_hash: bytes = ZERO_HASH
     last_source_offset: int = -1
+    last_approval_offset: int = -1  # audit.approvals, partition = shard
     checkpointed_size: int = 0
     checkpointed_offset: int = -1
+    checkpointed_approval_offset: int = -1
     last_checkpoint_at: float = 0.0
 
     @property
     def next_seq(self) -> int:
         return self.frontier.size
 
-    def already_consumed(self, source_offset: int) -> bool:
+    def already_consumed(self, source_offset: int, source_topic: str = "events") -> bool:
         """A redelivered input (at or before what this shard has written) must not become a second entry."""
-        return source_offset <= self.last_source_offset
+        last = self.last_approval_offset if source_topic == "approvals" else self.last_source_offset
+        return source_offset <= last
+
+    def _consumed(self, source_offset: int, source_topic: str) -> None:
+        if source_topic == "approvals":
+            self.last_approval_offset = max(self.last_approval_offset, source_offset)
+        else:
+            self.last_source_offset = max(self.last_source_offset, source_offset)
 
     def append(
         self,
@@ -45,6 +54,8 @@ class ShardChain:
         now: datetime,
         identity: Mapping[str, Any] = ABSENT_IDENTITY,
         masking: Mapping[str, Any] = NOTHING_MASKED,
+        source_topic: str = "events",
+        approval: Mapping[str, Any] | None = None,
     ) -> tuple[int, bytes, bytes]:
         """Sequence one admitted (masked) event; returns (seq, leaf hash, LedgerRecord message bytes)."""
         seq = self.frontier.size
@@ -58,21 +69,26 @@ class ShardChain:
             event=event,
             identity=identity,
             masking=masking,
+            source_topic=source_topic,
+            approval=approval,
         )
         leaf = entry_leaf_hash(entry)
         self.frontier.append(leaf)
         self.last_leaf_hash = leaf
-        self.last_source_offset = source_offset
+        self._consumed(source_offset, source_topic)
         record = store.encode("LedgerRecord", {"shard": self.shard, "seq": seq, "leaf_hash": leaf, "entry": entry})
         return seq, leaf, record
 
-    def consume_without_entry(self, source_offset: int) -> None:
+    def consume_without_entry(self, source_offset: int, source_topic: str = "events") -> None:
         """Record that an input was handled elsewhere (dead-lettered), so a restart does not redo it."""
-        self.last_source_offset = max(self.last_source_offset, source_offset)
+        self._consumed(source_offset, source_topic)
 
     def checkpoint_due(self, now_s: float, every_records: int, every_ms: int, idle: bool) -> bool:
         pending = self.frontier.size - self.checkpointed_size
-        consumed = self.last_source_offset != self.checkpointed_offset
+        consumed = (self.last_source_offset, self.last_approval_offset) != (
+            self.checkpointed_offset,
+            self.checkpointed_approval_offset,
+        )
         if not pending and not consumed:
             return False
         return idle or pending >= every_records or (now_s - self.last_checkpoint_at) * 1000 >= every_ms
@@ -95,12 +111,14 @@ class ShardChain:
                 "last_leaf_hash": self.last_leaf_hash,
                 "frontier": list(self.frontier.hashes),
                 "last_source_offset": self.last_source_offset,
+                "last_approval_offset": self.last_approval_offset,
                 "created_at": now,
                 "note": note.text(),
             },
         )
         self.checkpointed_size = size
         self.checkpointed_offset = self.last_source_offset
+        self.checkpointed_approval_offset = self.last_approval_offset
         self.last_checkpoint_at = now_s
         return message
 
@@ -112,17 +130,19 @@ class ShardChain:
             frontier=CompactFrontier.from_hashes(size, list(checkpoint["frontier"])),
             last_leaf_hash=bytes(checkpoint["last_leaf_hash"]),
             last_source_offset=int(checkpoint["last_source_offset"]),
+            last_approval_offset=int(checkpoint.get("last_approval_offset", -1)),
             checkpointed_size=size,
             checkpointed_offset=int(checkpoint["last_source_offset"]),
+            checkpointed_approval_offset=int(checkpoint.get("last_approval_offset", -1)),
         )
 
-    def replay_written(self, seq: int, leaf: bytes, source_offset: int) -> None:
+    def replay_written(self, seq: int, leaf: bytes, source_offset: int, source_topic: str = "events") -> None:
         """Fold in a record found in the output after the last checkpoint (recovery only)."""
         if seq != self.frontier.size:
             raise RecoveryGapError(self.shard, seq, self.frontier.size)
         self.frontier.append(leaf)
         self.last_leaf_hash = leaf
-        self.last_source_offset = max(self.last_source_offset, source_offset)
+        self._consumed(source_offset, source_topic)
 
 
 class RecoveryGapError(RuntimeError):

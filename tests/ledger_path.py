@@ -34,7 +34,8 @@ def recipient() -> RecipientKey:
 
 
 def dead_letters(store: SchemaStore, gate: EventAdmission, source_topic: str = "audit.events") -> DeadLetterBuilder:
-    return DeadLetterBuilder(store, recipient().sealing_key, source_topic, gate)
+    topics = {"events": source_topic, "approvals": "audit.approvals"}
+    return DeadLetterBuilder(store, recipient().sealing_key, topics, gate)
 
 
 def sequencer_parts(store: SchemaStore) -> dict:

@@ -119,7 +119,9 @@ def is_requester(state: Mapping[str, Any], subject: str) -> bool:
 
 
 def in_groups(decision: Mapping[str, Any], groups: Iterable[str]) -> bool:
-    return bool(set(decision["groups"]) & set(groups))
+    """No groups: a request no policy rule covers (asked for voluntarily), which any verified approver may grant."""
+    wanted = set(groups)
+    return not wanted or bool(set(decision["groups"]) & wanted)
 
 
 def tally(state: Mapping[str, Any], approver_groups: Iterable[str] | None = None) -> tuple[list[str], str | None]:
