@@ -19,7 +19,7 @@ from auditledger import demo
 from auditledger.config import ConfigError, Settings, load_settings
 from ledger import checkpoint_cli, keys_cli, verify_cli
 from ledger.prove_cli import add_parsers as add_proof_parsers
-from producers import emit_cli
+from producers import approvals_cli, emit_cli
 from stream import deadletter_cli, policy_cli
 
 
@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_cli.add_parser(sub)
     policy_cli.add_parser(sub)
     deadletter_cli.add_parser(sub)
+    approvals_cli.add_parser(sub)
     _topics_parser(sub)
     _ledger_parser(sub)
     _stream_parser(sub)
