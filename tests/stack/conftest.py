@@ -1,8 +1,8 @@
 """A real local stack (Apache Kafka, the ledger process with the ClickHouse engine, the stream worker)
 for the integration tests: started once per test session in a temporary home, stopped at the end.
 
-The stream runs with a policy written here: the default detectors, one field rule, and a test OIDC
-issuer whose JWKS file the identity tests rewrite (key rotation without a restart)."""
+The stream runs with a policy written here: the default detectors, one field rule, three approval
+rules, and a test OIDC issuer whose JWKS file the identity tests rewrite (key rotation without a restart)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,23 @@ rules:
   - id: response-ssn
     path: payload.response.rows[*].ssn
     action: redact
+approvals:
+  late_window_s: 600
+  rules:
+    - name: prod-sql-writes
+      action_types: [db.query]
+      resources: ["pg://prod/*"]
+      sql: [ddl, grant, delete_without_where, update_without_where, write]
+      approver_groups: [dba]
+    - name: drop-database
+      action_types: [tool.call]
+      tools: [drop_database]
+      approver_groups: [dba]
+      approvals: 2
+    - name: refunds
+      action_types: [tool.call]
+      tools: [refund_payment]
+      approver_groups: [finance]
 identity:
   jwks_refresh_min_interval_s: 0.5
   algorithms: [RS256, ES256]
