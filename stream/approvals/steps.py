@@ -33,6 +33,7 @@ def decode_step(store: SchemaStore, raw: bytes | None, now: datetime) -> dict[st
         raise RejectedEvent(Rejection("unknown_schema", str(exc))) from None
     except DecodeError as exc:
         raise RejectedEvent(Rejection("undecodable", str(exc))) from None
+    step["event_id"], step["request_id"] = str(step["event_id"]), str(step["request_id"])  # uuid: used as text
     problem = step_problem(step, now)
     if problem:
         raise RejectedEvent(Rejection("invalid", problem), event=step_as_event(step))
