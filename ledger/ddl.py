@@ -52,8 +52,7 @@ CREATE TABLE IF NOT EXISTS ledger_records
                      COMMENT 'what was masked where (never the value)',
     source_topic     LowCardinality(String) COMMENT 'events, or approvals for approval steps and late-join follow-ups',
     approval_status  LowCardinality(String)
-                     COMMENT 'empty: no approval rule covers the action; approved, violation, blocked, approved_late, '
-                             'or for an approval step the request status after it',
+                     COMMENT 'empty if uncovered; approved, violation, blocked, approved_late; a step: request status',
     approval_request_id String,
     approval_rule    String COMMENT 'the policy rule that requires the approval',
     approval_required UInt16,
