@@ -30,15 +30,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Producer, TopicPartition
 
 from auditledger.config import Settings, TopicNames
 from producers.emitter import AuditEmitter, DeliveryError
 from producers.event_json import ACTOR_KINDS, EventFormatError
 from schemas import SchemaStore
 from schemas.action_fingerprint import action_fingerprint
+from stream.approval_changelog import load_approval_book
 from stream.approvals.state import expired_at, tally
-from stream.partition_reader import PartitionReadError, read_to_end, tail_consumer
+from stream.partition_reader import PartitionReadError, tail_consumer
 
 RISK_LEVELS = ("low", "medium", "high", "critical")
 OUTCOME_STATUSES = ("approved", "rejected", "revoked", "expired", "timeout")
@@ -566,51 +567,20 @@ class KafkaApprovalStates:
             self._consumer.close()
 
 
-class _KeyedPolls:
-    """A consumer seen through read_to_end that remembers each polled message's key by offset: read_to_end
-    yields (offset, value) only, and a tombstone (value None) is meaningless without its key."""
-
-    def __init__(self, consumer: Consumer) -> None:
-        self._consumer = consumer
-        self._keys: dict[int, bytes | None] = {}
-
-    def poll(self, timeout: float) -> Any:
-        message = self._consumer.poll(timeout)
-        if message is not None and message.error() is None:
-            self._keys[message.offset()] = message.key()
-        return message
-
-    def key_at(self, offset: int) -> bytes | None:
-        return self._keys.pop(offset)  # KeyError (loud) if read_to_end ever stops reading through poll
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._consumer, name)
-
-
 def read_state_topic(
     bootstrap: str, topic: str, store: SchemaStore | None = None, timeout_s: float = 60.0
 ) -> dict[str, dict[str, Any]]:
     """Every approval state as the topic stands (read to its end under read_committed), by key; last value per
     key wins, a tombstone deletes. Placeholder keys are kept: callers that list requests skip them."""
-    store = store or SchemaStore()
-    raw: dict[str, bytes] = {}
     consumer = tail_consumer(bootstrap, "auditledger-approvals-cli")
     try:
         metadata = consumer.list_topics(topic, timeout=30).topics.get(topic)
         if metadata is None or metadata.error is not None:
             raise PartitionReadError(f"{topic}: topic not found (create the topics first: auditledger topics create)")
-        keyed = _KeyedPolls(consumer)
-        for partition in sorted(metadata.partitions):
-            for offset, value in read_to_end(keyed, topic, partition, 0, timeout_s):  # type: ignore[arg-type]
-                key = (keyed.key_at(offset) or b"").decode("utf-8", "replace")
-                if value is None:
-                    raw.pop(key, None)
-                else:
-                    raw[key] = value
+        book = load_approval_book(consumer, topic, store or SchemaStore(), timeout_s)
     finally:
         consumer.close()
-    return {key: store.decode(value, reader="ApprovalState") for key, value in raw.items()}
-
+    return {state["request_id"]: state for state in book.states()}
 
 __all__ = [
     "ApprovalDenied",
