@@ -36,6 +36,18 @@ A policy is a YAML mapping (every key optional except `version`):
           tenants: [acme]                   # optional: the tenants this issuer may vouch for (default any)
           groups_claim: groups
           email_claim: email
+    approvals:              # just-in-time approvals (stream/approvals): which actions need one, from whom
+      late_window_s: 900    # an approval up to this long after its action still clears the violation (integer >= 0)
+      rules:                # the first rule, in file order, that matches an action covers it
+        - name: prod-db-writes                 # unique; letters, digits, '.', '_', '-'
+          action_types: [db.query]             # criteria, each optional: all given must match,
+          tools: [run_sql]                     #   any listed value within one will do
+          resources: ["postgres://prod/*"]     # fnmatch patterns on the event's target.name
+          risk: [high, critical]               # of low medium high critical (payload.attributes.risk)
+          sql: [ddl, grant, delete_without_where, update_without_where, write]   # db.query only
+          tenants: [acme]                      # optional: only for these tenants
+          approver_groups: [dba-oncall]        # required: the groups whose members may approve
+          approvals: 2                         # distinct approvers needed (positive integer, default 1)
 
 Actions: `redact` replaces the value with a marker, `partial` keeps the last `keep` characters, `hash`
 replaces it with an HMAC under the tenant's masking key (equal values stay joinable within a tenant),
@@ -52,6 +64,11 @@ Rule paths: dot-separated names from the event root; `name[*]` every element of 
 `*` as a whole name any key, `name["a.b"]` (or `name['a.b']`) a key that is not a simple name. While
 the path is inside the event's record fields (payload, outcome, target, ...), names are checked against
 the AuditEvent schema; inside JSON text and maps (attributes) they are free.
+
+An approval rule needs at least one of action_types, tools, resources, risk or sql (tenants alone
+would cover every action of a tenant); `sql` classes are those of stream.approvals.sql_class and only
+db.query actions have them, so `sql` with action_types that leave out db.query is refused. Approval
+steps themselves (approval.* action types) are never covered.
 
 Validation is strict: unknown keys, duplicate keys, wrong types, unknown detectors, actions or
 algorithms, and YAML aliases are errors (PolicyError: `<source>:<line>: <path.of.key>: <reason>`).
@@ -78,6 +95,15 @@ from urllib.parse import urlsplit
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from stream.approvals.rules import (
+    APPROVAL_ACTION_PREFIX,
+    DEFAULT_LATE_WINDOW_S,
+    RISK_LEVELS,
+    SQL_ACTION_TYPE,
+    ApprovalPolicy,
+    ApprovalRule,
+)
+from stream.approvals.sql_class import SQL_CLASSES
 from stream.identity.config import IdentitySettings, IssuerConfig
 from stream.masking.keys import KEY_ID_PATTERN, MaskingKeys
 from stream.masking.plan import DETECTOR_NAMES, MASK_ACTIONS, DetectorSetting, FieldRule, MaskingPlan, ScanLimits
@@ -111,7 +137,18 @@ KEY, ANY_KEY, INDEX, ANY_INDEX = "key", "any_key", "index", "any_index"  # path 
 SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 MAX_CACHED_PLANS = 4096  # tenant names come from events: bound what an event stream can make us hold
 
-TOP_KEYS = ("version", "strict", "limits", "hash_key", "detectors", "rules", "action_types", "tenants", "identity")
+TOP_KEYS = (
+    "version",
+    "strict",
+    "limits",
+    "hash_key",
+    "detectors",
+    "rules",
+    "action_types",
+    "tenants",
+    "identity",
+    "approvals",
+)
 LIMIT_KEYS = ("max_field_bytes", "max_depth", "max_nodes")
 RULE_KEYS = ("id", "path", "action", "keep", "tenants", "action_types")
 ACTION_TYPE_KEYS = ("detectors",)
@@ -126,6 +163,19 @@ IDENTITY_KEYS = (
     "issuers",
 )
 ISSUER_KEYS = ("issuer", "audiences", "jwks_file", "jwks_url", "tenants", "groups_claim", "email_claim")
+APPROVALS_KEYS = ("late_window_s", "rules")
+APPROVAL_RULE_KEYS = (
+    "name",
+    "action_types",
+    "tools",
+    "resources",
+    "risk",
+    "sql",
+    "tenants",
+    "approver_groups",
+    "approvals",
+)
+APPROVAL_CRITERIA = ("action_types", "tools", "resources", "risk", "sql")  # what narrows a rule below "every action"
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -182,6 +232,7 @@ class MaskingPolicy:
     action_types: Mapping[str, DetectorLayer] = field(default_factory=lambda: MappingProxyType({}))
     tenants: Mapping[str, TenantOverrides] = field(default_factory=lambda: MappingProxyType({}))
     rules: tuple[ScopedRule, ...] = ()
+    approvals: ApprovalPolicy = field(default_factory=ApprovalPolicy)
     _plans: dict[tuple[str, str], tuple[MaskingKeys, MaskingPlan]] = field(default_factory=dict, init=False, repr=False)
 
     def hash_key_ids(self) -> set[str]:
@@ -586,6 +637,7 @@ class _PolicyReader:
         action_types: dict[str, dict[str, _Choice]] = {}
         tenants: dict[str, tuple[str, dict[str, _Choice], dict[str, dict[str, _Choice]]]] = {}
         identity = IdentitySettings()
+        approvals = ApprovalPolicy()
         for key, (_, value) in entries.items():
             if key == "strict":
                 strict = self.boolean(value, "strict")
@@ -603,6 +655,8 @@ class _PolicyReader:
                 tenants = self.tenants(value)
             elif key == "identity":
                 identity = self.identity(value)
+            elif key == "approvals":
+                approvals = self.approvals(value)
 
         self.check_hash_keys(hash_key, top, action_types, tenants, rules)
         detectors: dict[str, DetectorSetting | None] = dict(DEFAULT_DETECTORS)
@@ -627,6 +681,7 @@ class _PolicyReader:
                 }
             ),
             rules=tuple(rule for rule, _ in rules),
+            approvals=approvals,
         )
 
     def limits(self, node: Node) -> ScanLimits:
@@ -872,6 +927,116 @@ class _PolicyReader:
                     extra[claim] = self.text(entries[claim][1], join_path(here, claim), "a claim name")
             issuers.append(IssuerConfig(issuer, audiences, jwks_file=jwks_file, jwks_url=jwks_url, **extra))
         return tuple(issuers)
+
+    def approvals(self, node: Node) -> ApprovalPolicy:
+        entries = self.optional_mapping(node, "approvals", APPROVALS_KEYS, "a mapping (late_window_s, rules)")
+        late_window_s = DEFAULT_LATE_WINDOW_S
+        rules: tuple[ApprovalRule, ...] = ()
+        if "late_window_s" in entries:
+            late_window_s = self.integer(entries["late_window_s"][1], "approvals.late_window_s", 0)
+        if "rules" in entries:
+            rules = self.approval_rules(entries["rules"][1], "approvals.rules")
+        return ApprovalPolicy(rules=rules, late_window_s=late_window_s)
+
+    def approval_rules(self, node: Node, path: str) -> tuple[ApprovalRule, ...]:
+        items = self.sequence(node, path, "a list of approval rules", allow_null=True)
+        rules: list[ApprovalRule] = []
+        first_line: dict[str, int] = {}
+        for index, item in enumerate(items):
+            here = f"{path}[{index}]"
+            entries = self.mapping(item, here, APPROVAL_RULE_KEYS, "a mapping (name, approver_groups, criteria ...)")
+            for required in ("name", "approver_groups"):
+                if required not in entries:
+                    self.fail(item, join_path(here, required), "missing: a rule needs name and approver_groups")
+            name_node = entries["name"][1]
+            name = self.text(name_node, join_path(here, "name"), "a rule name")
+            if not RULE_ID_PATTERN.fullmatch(name):
+                self.fail(
+                    name_node,
+                    join_path(here, "name"),
+                    f"{_shown(name)} is not a rule name: want a letter or digit, then up to 127 letters, "
+                    "digits, '.', '_' or '-'",
+                )
+            if name in first_line:
+                self.fail(
+                    name_node,
+                    join_path(here, "name"),
+                    f"duplicate approval rule name {name!r} (first at line {first_line[name]})",
+                )
+            first_line[name] = name_node.start_mark.line + 1
+            action_types = self.optional_names(entries, "action_types", here, "action types")
+            if action_types:
+                self.check_not_approval_steps(entries["action_types"][1], join_path(here, "action_types"))
+            tools = self.optional_names(entries, "tools", here, "tool or model names")
+            resources = self.optional_names(entries, "resources", here, "resource patterns")
+            risks = self.choices(entries, "risk", here, RISK_LEVELS, "risk levels")
+            sql = self.choices(entries, "sql", here, SQL_CLASSES, "SQL classes")
+            tenants = self.optional_names(entries, "tenants", here, "tenants")
+            if not any(key in entries for key in APPROVAL_CRITERIA):
+                self.fail(
+                    item,
+                    here,
+                    f"no criteria: this rule would cover every action{' of its tenants' if tenants else ''}; give "
+                    "at least one of action_types, tools, resources, risk or sql",
+                )
+            if sql and action_types and SQL_ACTION_TYPE not in action_types:
+                self.fail(
+                    entries["sql"][0],
+                    join_path(here, "sql"),
+                    f"sql can never match: only {SQL_ACTION_TYPE} actions have SQL classes, and action_types "
+                    f"(line {entries['action_types'][0].start_mark.line + 1}) does not list {SQL_ACTION_TYPE}",
+                )
+            groups_node = entries["approver_groups"][1]
+            if isinstance(groups_node, SequenceNode) and not groups_node.value:
+                self.fail(groups_node, join_path(here, "approver_groups"), "empty list: nobody could approve")
+            approver_groups = self.names(groups_node, join_path(here, "approver_groups"), "approver groups")
+            approvals = (
+                self.integer(entries["approvals"][1], join_path(here, "approvals"), 1) if "approvals" in entries else 1
+            )
+            rules.append(
+                ApprovalRule(
+                    name=name,
+                    approver_groups=approver_groups,
+                    approvals=approvals,
+                    action_types=frozenset(action_types),
+                    tools=frozenset(tools),
+                    resources=resources,
+                    risks=frozenset(risks),
+                    sql=frozenset(sql),
+                    tenants=frozenset(tenants),
+                )
+            )
+        return tuple(rules)
+
+    def optional_names(self, entries: dict[str, tuple[Node, Node]], key: str, path: str, what: str) -> tuple[str, ...]:
+        return self.names(entries[key][1], join_path(path, key), what) if key in entries else ()
+
+    def choices(
+        self, entries: dict[str, tuple[Node, Node]], key: str, path: str, allowed: tuple[str, ...], what: str
+    ) -> tuple[str, ...]:
+        """`entries[key]` as a non-empty list of values from `allowed` (empty when the key is absent)."""
+        if key not in entries:
+            return ()
+        node, here = entries[key][1], join_path(path, key)
+        items = self.sequence(node, here, f"a list of {what}")
+        if not items:
+            self.fail(node, here, f"empty list: name at least one of {', '.join(allowed)}, or leave the key out")
+        values: list[str] = []
+        for index, item in enumerate(items):
+            value = self.text(item, f"{here}[{index}]", f"one of {', '.join(allowed)}")
+            if value not in allowed:
+                self.fail(item, f"{here}[{index}]", f"{_shown(value)} is not one of {', '.join(allowed)}")
+            values.append(value)
+        return tuple(dict.fromkeys(values))
+
+    def check_not_approval_steps(self, node: Node, path: str) -> None:
+        for index, item in enumerate(node.value):
+            if item.value.startswith(APPROVAL_ACTION_PREFIX):
+                self.fail(
+                    item,
+                    f"{path}[{index}]",
+                    f"{item.value!r} is an approval step, and approval steps never need an approval themselves",
+                )
 
     # -- cross checks
 
