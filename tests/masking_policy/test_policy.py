@@ -83,7 +83,7 @@ def test_unknown_top_level_key_names_the_known_ones() -> None:
     error = refused(doc("strict: true\nmasking: {}\n"), 4, "masking")
     assert error.reason == (
         "unknown key 'masking'; known keys: version, strict, limits, hash_key, detectors, rules, action_types, "
-        "tenants, identity"
+        "tenants, identity, approvals"
     )
 
 
