@@ -104,8 +104,10 @@ RECORD_COLUMNS = ("shard", "seq", "source_topic", "approval_status", "approval_r
 
 
 def stored_records(ch, where: str, parameters: dict) -> list[dict[str, Any]]:
-    rows = ch.query(f"SELECT {', '.join(RECORD_COLUMNS)}, arrayMap(a -> a.subject, approvers) FROM ledger_records "
-                    f"WHERE {where} ORDER BY shard, seq", parameters=parameters).result_rows  # fmt: skip
+    """Records matching `where`; `approvers`: the subjects of the approved decisions they carry."""
+    approvers = "arrayMap(a -> a.subject, arrayFilter(a -> a.kind = 'approved', approvers))"
+    rows = ch.query(f"SELECT {', '.join(RECORD_COLUMNS)}, {approvers} FROM ledger_records WHERE {where} "
+                    "ORDER BY shard, seq", parameters=parameters).result_rows  # fmt: skip
     return [dict(zip((*RECORD_COLUMNS, "approvers"), row, strict=True)) for row in rows]
 
 

@@ -129,7 +129,7 @@ def test_late_approval_is_joined_by_a_follow_up_that_clears_the_violation(flow: 
                and a["details"]["covers_event_id"] == action["event_id"]]  # fmt: skip
     assert len(cleared) == 1
     original = [a for a in alerts_now if a["event_id"] == action["event_id"]]
-    assert cleared[0]["details"]["cleared_alert_ids"] == original[0]["alert_id"]
+    assert cleared[0]["details"]["cleared_alert_ids"] == str(original[0]["alert_id"])
     assert_intact(settings, ch)
 
 
