@@ -4,6 +4,7 @@ asserted in the ledger record (ClickHouse), in audit.alerts and by `auditledger 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,25 @@ def test_a_blocked_action_records_its_refusal_without_a_violation(flow: Approval
                                                   request_id=rid, outcome="blocked"))  # fmt: skip
     assert (record["approval_status"], record["approval_violations"], alerts) == ("blocked", [], [])
 
+
+
+def test_the_readme_auditor_queries_run_and_list_approved_actions(flow: Approvals, ch) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**For the auditor: every privileged action"):]
+    sql = section[section.index("```sql") + len("```sql"):section.index("```", section.index("```sql") + 6)]
+    rid = flow.request(query="GRANT SELECT ON payroll TO analyst")
+    flow.step("approved", rid, "bob")
+    flow.wait_state(rid, 1, "approved")
+    event = flow.action(query="GRANT SELECT ON payroll TO analyst", request_id=rid)
+    stored_record(ch, event["event_id"])
+    period = ch.query("SELECT toString(toStartOfMonth(now())), toString(addMonths(toStartOfMonth(now()), 1))")
+    start, end = period.result_rows[0]
+    statements = [s.strip() for s in sql.split(";") if s.strip()]
+    assert len(statements) == 3
+    privileged = statements[0].replace("2026-11-01", start).replace("2026-12-01", end)
+    rows = ch.query(privileged).result_rows
+    ours = [r for r in rows if r[6] == "pg://prod/main" and r[8] == "approved" and r[10] and r[10][0][0] == "bob"]
+    assert ours, "the approved GRANT is not among the privileged actions of the month"
+    ch.query(statements[1])
+    life = ch.query(statements[2].replace("'…'", f"'{rid}'")).result_rows
+    assert [r[1] for r in life] == ["approval.requested", "approval.approved"]
