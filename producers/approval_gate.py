@@ -36,14 +36,13 @@ from auditledger.config import Settings, TopicNames
 from producers.emitter import AuditEmitter, DeliveryError
 from producers.event_json import ACTOR_KINDS, EventFormatError
 from schemas import SchemaStore
-from schemas.action_fingerprint import action_fingerprint
+from schemas.action_fingerprint import REQUEST_ATTRIBUTE, action_fingerprint
 from stream.approval_changelog import load_approval_book
+from stream.approvals.rules import RISK_LEVELS
 from stream.approvals.state import expired_at, tally
 from stream.partition_reader import PartitionReadError, tail_consumer
 
-RISK_LEVELS = ("low", "medium", "high", "critical")
 OUTCOME_STATUSES = ("approved", "rejected", "revoked", "expired", "timeout")
-REQUEST_ATTRIBUTE = "approval_request_id"  # the AuditEvent attribute the stream joins an action to its request by
 _APPROVED_STATES = frozenset({"approved", "executed"})
 _CLOSED_STATES = frozenset({"rejected", "revoked", "expired"})
 

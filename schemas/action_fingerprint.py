@@ -1,5 +1,8 @@
 """The action fingerprint: what an approval request names and what the executed action must match.
 
+An action names the request that approved it in `payload.attributes[REQUEST_ATTRIBUTE]`; without one, the
+stream looks the request up by fingerprint.
+
 Both sides compute it from the unmasked action (the gate before it asks, the stream before it
 masks), so an approval for one set of arguments cannot cover another. Arguments are JSON: they are
 compared as values (key order and spacing do not matter); anything that is not JSON is compared as
@@ -14,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 FINGERPRINT_DOMAIN = b"auditledger.action-fingerprint.v1\n"
+REQUEST_ATTRIBUTE = "approval_request_id"
 
 
 def _refuse_constant(name: str) -> Any:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.action_fingerprint import event_fingerprint
+from schemas.action_fingerprint import REQUEST_ATTRIBUTE, event_fingerprint
 from stream.admission import AlertDraft
 from stream.approvals.book import ApprovalBook
 from stream.approvals.judgement import (
@@ -28,7 +28,6 @@ from stream.approvals.rules import ActionDescription, ApprovalPolicy
 from stream.approvals.state import ApprovalStep, empty_state, fold_step, placeholder_id
 
 MAX_AWAITING = 256
-REQUEST_ATTRIBUTE = "approval_request_id"  # how an action names the request that approved it
 
 
 @dataclass(frozen=True)

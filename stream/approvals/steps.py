@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from schemas import DecodeError, FramingError, SchemaStore, UnknownSchemaError
+from stream.approvals.rules import APPROVAL_ACTION_PREFIX
 from stream.validation import EARLIEST, MAX_CLOCK_SKEW, RejectedEvent, Rejection
 
-STEP_ACTION_PREFIX = "approval."
 LATE_JOIN_ACTION = "approval.late_join"
 FOLLOW_UP_NAMESPACE = uuid.UUID("0c8f5d2e-7a41-4b8e-b6f3-5e2d9a1c4f70")
 
@@ -84,7 +84,7 @@ def step_as_event(step: Mapping[str, Any]) -> dict[str, Any]:
         "tenant": step["tenant"],
         "occurred_at": step["occurred_at"],
         "actor": dict(step["actor"]),
-        "action": {"type": f"{STEP_ACTION_PREFIX}{step['kind']}", "name": request.get("action_name")},
+        "action": {"type": f"{APPROVAL_ACTION_PREFIX}{step['kind']}", "name": request.get("action_name")},
         "target": {"kind": "approval_request", "name": step["request_id"]},
         "payload": {
             "prompt": None,
