@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/path_throughput.py
 	$(BIN)/python benchmarks/verifier_throughput.py
 	$(BIN)/python benchmarks/masking_throughput.py
+	$(BIN)/python benchmarks/approval_join_cost.py
 
 clean: down
 	rm -rf .stack
