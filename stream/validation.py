@@ -45,18 +45,23 @@ class RejectedEvent(Exception):
         self.event = event
 
 
-def decode_event(store: SchemaStore, raw: bytes | None, now: datetime) -> dict[str, Any]:
-    """Decode and check one raw message; raises RejectedEvent with the first problem found."""
+def decode_message(store: SchemaStore, raw: bytes | None, reader: str) -> dict[str, Any]:
+    """Decode one raw input message under `reader`; raises RejectedEvent saying why it does not decode."""
     if not raw:
         raise RejectedEvent(Rejection("undecodable", "empty message"))
     try:
-        event = store.decode(raw, reader="AuditEvent")
+        return store.decode(raw, reader=reader)
     except FramingError as exc:
         raise RejectedEvent(Rejection("undecodable", f"not single-object Avro: {exc}")) from None
     except UnknownSchemaError as exc:
         raise RejectedEvent(Rejection("unknown_schema", str(exc))) from None
     except DecodeError as exc:
         raise RejectedEvent(Rejection("undecodable", str(exc))) from None
+
+
+def decode_event(store: SchemaStore, raw: bytes | None, now: datetime) -> dict[str, Any]:
+    """Decode and check one raw message; raises RejectedEvent with the first problem found."""
+    event = decode_message(store, raw, "AuditEvent")
     problem = event_problem(event, now)
     if problem:
         raise RejectedEvent(Rejection("invalid", problem), event=event)

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from schemas import DecodeError, FramingError, SchemaStore, UnknownSchemaError
+from schemas import SchemaStore
 from stream.approvals.rules import APPROVAL_ACTION_PREFIX
-from stream.validation import EARLIEST, MAX_CLOCK_SKEW, RejectedEvent, Rejection
+from stream.validation import EARLIEST, MAX_CLOCK_SKEW, RejectedEvent, Rejection, decode_message
 
 LATE_JOIN_ACTION = "approval.late_join"
 FOLLOW_UP_NAMESPACE = uuid.UUID("0c8f5d2e-7a41-4b8e-b6f3-5e2d9a1c4f70")
@@ -23,16 +23,7 @@ FOLLOW_UP_NAMESPACE = uuid.UUID("0c8f5d2e-7a41-4b8e-b6f3-5e2d9a1c4f70")
 
 def decode_step(store: SchemaStore, raw: bytes | None, now: datetime) -> dict[str, Any]:
     """Decode and check one message of audit.approvals; raises RejectedEvent with the first problem found."""
-    if not raw:
-        raise RejectedEvent(Rejection("undecodable", "empty message"))
-    try:
-        step = store.decode(raw, reader="ApprovalEvent")
-    except FramingError as exc:
-        raise RejectedEvent(Rejection("undecodable", f"not single-object Avro: {exc}")) from None
-    except UnknownSchemaError as exc:
-        raise RejectedEvent(Rejection("unknown_schema", str(exc))) from None
-    except DecodeError as exc:
-        raise RejectedEvent(Rejection("undecodable", str(exc))) from None
+    step = decode_message(store, raw, "ApprovalEvent")
     step["event_id"], step["request_id"] = str(step["event_id"]), str(step["request_id"])  # uuid: used as text
     problem = step_problem(step, now)
     if problem:
