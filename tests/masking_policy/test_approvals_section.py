@@ -10,23 +10,13 @@ from stream.approvals.rules import ActionDescription, ApprovalPolicy, ApprovalRu
 from stream.identity.config import IdentitySettings
 from stream.masking.plan import ScanLimits
 from stream.masking.policy import MaskingPolicy, default_policy, parse_policy
-from stream.masking.policy_errors import PolicyError
+from tests.masking_policy.refusal import refused
 
 HEAD = "version: 1\nhash_key: mk-default\napprovals:\n"  # lines 1-3; the section's own lines start at 4
 
 
 def doc(body: str) -> str:
     return HEAD + textwrap.indent(textwrap.dedent(body).lstrip("\n"), "  ")
-
-
-def refused(text: str, line: int, path: str) -> PolicyError:
-    """Parse must fail at exactly this line and key; the message starts `policy.yaml:<line>: <path>: `."""
-    with pytest.raises(PolicyError) as caught:
-        parse_policy(text, "policy.yaml")
-    error = caught.value
-    assert (error.line, error.path) == (line, path), str(error)
-    assert str(error).startswith(f"policy.yaml:{line}: {path}: "), str(error)
-    return error
 
 
 GOOD = """

@@ -23,22 +23,13 @@ from stream.masking.policy import (
     parse_policy,
 )
 from stream.masking.policy_errors import PolicyError
+from tests.masking_policy.refusal import refused
 
 HEAD = "version: 1\nhash_key: mk-default\n"  # lines 1-2 of most documents below; their own lines start at 3
 
 
 def doc(body: str, head: str = HEAD) -> str:
     return head + textwrap.dedent(body).lstrip("\n")
-
-
-def refused(text: str, line: int, path: str) -> PolicyError:
-    """Parse must fail at exactly this line and key; the message starts `policy.yaml:<line>: <path>: `."""
-    with pytest.raises(PolicyError) as caught:
-        parse_policy(text, "policy.yaml")
-    error = caught.value
-    assert (error.line, error.path) == (line, path), str(error)
-    assert str(error).startswith(f"policy.yaml:{line}: {path}: "), str(error)
-    return error
 
 
 def ok(text: str) -> MaskingPolicy:
