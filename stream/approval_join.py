@@ -64,11 +64,13 @@ class ApprovalJoin:
         if event["outcome"]["status"] == "blocked":
             return {**judgement.section, "status": "blocked", "violations": []}, ()
         if judgement.clearable:
-            if state is None or (request_id is None and state["request"] is None):
+            if state is None:
                 key = request_id or placeholder_id(event["tenant"], fingerprint)
-                state = empty_state(key, event["tenant"], -1, -1, now)
-            waiting = awaiting_entry(shard, seq, str(event["event_id"]), terms, judgement, now)
-            self.book.put({**state, "awaiting": bounded([*state["awaiting"], waiting], MAX_AWAITING)})
+                if self.book.get(key) is None:  # a key held by another tenant's request is not this action's to use
+                    state = empty_state(key, event["tenant"], -1, -1, now)
+            if state is not None:
+                waiting = awaiting_entry(shard, seq, str(event["event_id"]), terms, judgement, now)
+                self.book.put({**state, "awaiting": bounded([*state["awaiting"], waiting], MAX_AWAITING)})
         alerts = tuple(
             AlertDraft(
                 f"approval_{violation}",

@@ -112,3 +112,28 @@ def test_an_undecodable_step_is_dead_lettered_with_its_source_topic(store: Schem
     assert [(d["source_topic"], d["source_partition"], d["source_offset"]) for d in dead] == [("audit.approvals", 2, 7)]
     checkpoint = [store.decode(o.value, reader="Checkpoint") for o in result.outputs if o.role == "checkpoints"]
     assert checkpoint[0]["last_approval_offset"] == 7 and checkpoint[0]["last_source_offset"] == -1
+
+
+def test_every_unapproved_action_before_a_request_is_cleared_by_its_late_approval(store: SchemaStore) -> None:
+    seq = sequencer(store)
+    seq.process([action(store, 0, None), action(store, 1, None)], idle=True)
+    rid = str(uuid.uuid4())
+    result = seq.process([step(store, "requested", rid, "alice", 0), step(store, "approved", rid, "bob", 1)],
+                         idle=True)  # fmt: skip
+    follow_ups = [e for e in entries(store, result) if e["event"]["action"]["type"] == "approval.late_join"]
+    # The approver is unverified here, so nothing clears: both actions are still awaiting, none was dropped.
+    assert follow_ups == []
+    assert [w["seq"] for w in seq.approvals.book.get(rid)["awaiting"]] == [0, 1]
+
+
+def test_an_action_naming_another_tenants_request_leaves_that_request_alone(store: SchemaStore) -> None:
+    seq = sequencer(store)
+    rid = str(uuid.uuid4())
+    seq.process([step(store, "requested", rid, "alice", 0)], idle=True)
+    before = seq.approvals.book.get(rid)
+    other = action(store, 0, rid)
+    event = store.decode(other.value, reader="AuditEvent")
+    event["tenant"] = "globex"
+    result = seq.process([RawEvent(1, 0, store.encode("AuditEvent", event))], idle=True)
+    assert entries(store, result)[0]["approval"]["violations"] == ["no_approval"]
+    assert seq.approvals.book.get(rid) == before
