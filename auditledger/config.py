@@ -39,6 +39,8 @@ class Settings:
     kafka_bootstrap: str = ""
     clickhouse_url: str = ""
     clickhouse_database: str = "default"
+    clickhouse_user: str = ""
+    clickhouse_password: str = ""
     partitions: int = 6
     events_retention_hours: int = 24
     log_origin: str = "auditledger.local/ledger"

@@ -11,7 +11,7 @@ from typing import Any
 
 from auditledger.config import Settings
 from auditledger.stack.local_stack import LocalStack
-from ledger.clickhouse_client import connect
+from ledger.clickhouse_client import store_client
 from ledger.store_verification import verify_store
 from ledger.verify_cli import report_json, trusted_keys
 from producers.demo_session import demo_events
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     t_up = time.monotonic()
     settings = replace(settings, kafka_bootstrap=status["kafka_bootstrap"], clickhouse_url=status["clickhouse_url"])
     events = list(demo_events(args.events, sessions=args.sessions, tenant="acme", seed=int(time.time())))
-    client = connect(settings.clickhouse_url)
+    client = store_client(settings)
     baseline = stored_records(client)
     t_emit0 = time.monotonic()
     with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:

@@ -28,7 +28,7 @@ from confluent_kafka import Producer  # noqa: E402
 from auditledger.config import load_settings  # noqa: E402
 from auditledger.demo import stored_records, wait_queryable  # noqa: E402
 from auditledger.stack.local_stack import LocalStack  # noqa: E402
-from ledger.clickhouse_client import connect  # noqa: E402
+from ledger.clickhouse_client import store_client  # noqa: E402
 from ledger.signed_note import NoteSigner  # noqa: E402
 from producers.demo_session import demo_events  # noqa: E402
 from producers.emitter import AuditEmitter  # noqa: E402
@@ -90,7 +90,7 @@ def main() -> int:
     bare.flush(60)
     bare_rate = rate(len(encoded), time.perf_counter() - t)
 
-    client = connect(settings.clickhouse_url)
+    client = store_client(settings)
     baseline = stored_records(client)
     t0 = time.perf_counter()
     with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from auditledger.config import Settings
-from ledger.clickhouse_client import StoreUnreachableError, connect
+from ledger.clickhouse_client import StoreUnreachableError, store_client
 from ledger.trusted_keys import KeysFileError
 from ledger.verify_cli import trusted_keys
 from ledger.witness import CheckpointFileError, ExportedCheckpoint, export_document, start_points
@@ -68,7 +68,7 @@ def publish(bootstrap: str, topic: str, items: list[ExportedCheckpoint], exporte
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        client = connect(args.clickhouse_url or settings.clickhouse_url, settings.clickhouse_database)
+        client = store_client(settings, args.clickhouse_url)
         items = latest_checkpoints(client)
         start_points(items, trusted_keys(args.keys, settings), settings.log_origin)
     except (StoreUnreachableError, KeysFileError) as exc:

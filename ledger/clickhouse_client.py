@@ -7,12 +7,21 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 
+from auditledger.config import Settings
+
 
 class StoreUnreachableError(RuntimeError):
     """The ClickHouse store did not answer; verification cannot run (exit 2, not 'failed')."""
 
 
-def connect(url: str, database: str = "default", **kwargs: Any) -> Any:
+def store_client(settings: Settings, url: str | None = None, **kwargs: Any) -> Any:
+    """The store named by the settings (URL, database, credentials): how every CLI and tool opens it."""
+    return connect(url or settings.clickhouse_url, settings.clickhouse_database,
+                   user=settings.clickhouse_user, password=settings.clickhouse_password, **kwargs)  # fmt: skip
+
+
+def connect(url: str, database: str = "default", user: str = "", password: str = "", **kwargs: Any) -> Any:
+    """A client for the ClickHouse server at `url`; credentials in the URL win over `user`/`password`."""
     if not url:
         raise StoreUnreachableError(
             "no ClickHouse URL: start the stack (auditledger stack up) or set AUDITLEDGER_CLICKHOUSE_URL"
@@ -22,8 +31,8 @@ def connect(url: str, database: str = "default", **kwargs: Any) -> Any:
         return clickhouse_connect.get_client(
             host=parsed.hostname or "127.0.0.1",
             port=parsed.port or 8123,
-            username=parsed.username or "default",
-            password=parsed.password or "",
+            username=parsed.username or user or "default",
+            password=parsed.password or password or "",
             secure=parsed.scheme == "https",
             database=database,
             **kwargs,

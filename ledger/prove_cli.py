@@ -215,10 +215,10 @@ def run_prove(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         print(f"prove: EVENT_ID {args.event_id!r} is not a UUID", file=sys.stderr)
         return EXIT_ERROR
-    from ledger.clickhouse_client import StoreUnreachableError, connect  # only prove talks to the store
+    from ledger.clickhouse_client import StoreUnreachableError, store_client  # only prove talks to the store
 
     try:
-        client = connect(args.clickhouse_url or settings.clickhouse_url, settings.clickhouse_database)
+        client = store_client(settings, args.clickhouse_url)
         text = prove_event(client, event_id, SchemaStore())
     except NoProof as exc:
         print(f"prove: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ from typing import Any
 import clickhouse_connect
 
 from auditledger.config import Settings
-from ledger.clickhouse_client import connect
+from ledger.clickhouse_client import store_client
 from ledger.ddl import ensure_schema
 from ledger.sink import LedgerSink
 
@@ -87,7 +87,7 @@ def serve(settings: Settings, port: int, ready_file: Path | None = None) -> int:
 
 def sink_only(settings: Settings) -> int:
     """Production: the sink against a ClickHouse server (settings.clickhouse_url)."""
-    client = connect(settings.clickhouse_url, settings.clickhouse_database)
+    client = store_client(settings)
     ensure_schema(client)
     run_sink(settings, client, _stop_on_signals())
     return 0

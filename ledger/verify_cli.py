@@ -26,7 +26,7 @@ from typing import Any
 
 from auditledger.config import Settings
 from ledger.checkpoint_checks import PublishedRoot
-from ledger.clickhouse_client import StoreUnreachableError, connect
+from ledger.clickhouse_client import StoreUnreachableError, store_client
 from ledger.store_verification import Progress, verify_store
 from ledger.trusted_keys import KeysFileError, TrustedKey, load_trusted_keys
 from ledger.verification import ShardReport
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         starts = {}
         if args.from_checkpoint:
             starts = start_points(load_checkpoints_file(args.from_checkpoint), trusted, settings.log_origin)
-        client = connect(url, settings.clickhouse_database)
+        client = store_client(settings, url)
         reports = verify_store(client, trusted, settings.log_origin, shards=args.shard, witnessed=witnessed,
                                starts=starts, columns=not args.skip_columns, allow_unanchored=args.allow_unanchored,
                                progress=progress, workers=args.workers,

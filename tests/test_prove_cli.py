@@ -75,7 +75,7 @@ def note_for(rows: list, size: int, signer: NoteSigner, root: bytes | None = Non
 @pytest.fixture
 def scripted(ledger_rows, signer, monkeypatch: pytest.MonkeyPatch) -> ScriptedStore:
     fake = ScriptedStore(list(ledger_rows), [(SHARD, 4, note_for(ledger_rows, 4, signer))])
-    monkeypatch.setattr(ledger.clickhouse_client, "connect", lambda url, database="default": fake)
+    monkeypatch.setattr(ledger.clickhouse_client, "connect", lambda url, database="default", **credentials: fake)
     return fake
 
 

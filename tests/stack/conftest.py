@@ -16,7 +16,7 @@ import pytest
 
 from auditledger.config import Settings
 from auditledger.stack.local_stack import LocalStack
-from ledger.clickhouse_client import connect
+from ledger.clickhouse_client import store_client
 from stream.partition_reader import read_to_end, tail_consumer
 from tests.identity.token_factory import TokenFactory
 
@@ -86,7 +86,7 @@ def settings(stack: LocalStack) -> Settings:
 
 @pytest.fixture(scope="session")
 def ch(settings: Settings):
-    return connect(settings.clickhouse_url)
+    return store_client(settings)
 
 
 def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.25):
