@@ -33,6 +33,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from auditledger.config import Settings
 from producers.emitter import DEFAULT_TOPIC
 from producers.spool import DEFAULT_MAX_BYTES, DiskSpool
 from schemas import SchemaStore
@@ -122,6 +123,12 @@ class BackgroundDelivery:
         self._producer = Producer(self._config)
         self._thread = threading.Thread(target=self._run, name="auditledger-delivery", daemon=True)
         self._thread.start()
+
+    @classmethod
+    def for_settings(cls, settings: Settings, spool_name: str, **kwargs: Any) -> BackgroundDelivery:
+        """Delivery to the settings' Kafka and events topic, spooling under `<home>/spool/<spool_name>`."""
+        spool_dir = settings.home / "spool" / spool_name
+        return cls(settings.kafka_bootstrap, spool_dir, topic=settings.topics.events, **kwargs)
 
     # -- the caller's side -------------------------------------------------------------------------
     def submit(self, datum: Mapping[str, Any]) -> str:

@@ -271,7 +271,7 @@ class AuditCallbackHandler(BaseCallbackHandler):
             run_id,
             parent_run_id,
             target_kind="chain",
-            payload={"prompt": lp.json_text(inputs)},
+            payload={"prompt": lp.text_or_json(inputs)},
             attributes=run.attributes,
         )
 
@@ -287,7 +287,7 @@ class AuditCallbackHandler(BaseCallbackHandler):
         run = self._end(run_id)
         if run is None:
             return
-        payload = {"response": lp.json_text(outputs)} if error is None else {}
+        payload = {"response": lp.text_or_json(outputs)} if error is None else {}
         if run.kind == "node":
             attributes = self._timed(run, {ga.GRAPH_CHANGED_KEYS: ",".join(lg.changed_keys(outputs))})
             self._emit(

@@ -92,6 +92,11 @@ def json_text(value: Any) -> str:
     return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
 
 
+def text_or_json(value: Any) -> str:
+    """A string as it is (a chain's text input or output), anything else as compact JSON."""
+    return value if isinstance(value, str) else json_text(value)
+
+
 def chat_prompt(messages: Sequence[Sequence[Any]]) -> str:
     """One conversation: a JSON array of messages; a batch of several: an array of such arrays."""
     conversations = [[message_json(m) for m in conversation] for conversation in messages]
