@@ -1,5 +1,5 @@
 """The ledger path: audit.events + audit.approvals -> audit.ledger / audit.checkpoints / audit.alerts /
-audit.deadletter / audit.approvals.state, one Kafka transaction per batch, with the input offsets committed
+audit.deadletter / audit.approvals.state / audit.siem, one Kafka transaction per batch, with the input offsets committed
 inside the same transaction (KIP-447).
 
 The approval table is the join's state: held in memory, read back from audit.approvals.state at start
@@ -38,6 +38,8 @@ from schemas import SchemaStore
 from stream.admission_config import admission_of, dead_letters_of
 from stream.approval_changelog import load_approval_book
 from stream.approval_join import ApprovalJoin
+from stream.ocsf import OcsfProduct
+from stream.ocsf_feed import OcsfFeed
 from stream.partition_reader import tail_consumer
 from stream.recovery import ShardRecovery
 from stream.sequencer import LedgerSequencer, RawEvent
@@ -61,7 +63,8 @@ class LedgerWriter:
         self._store = SchemaStore()
         topics = settings.topics
         self._out_topic = {"ledger": topics.ledger, "checkpoints": topics.checkpoints, "deadletter": topics.deadletter,
-                           "alerts": topics.alerts, "approvals_state": topics.approvals_state}  # fmt: skip
+                           "alerts": topics.alerts, "approvals_state": topics.approvals_state,
+                           "siem": topics.siem}  # fmt: skip
         self._source_role = {topics.events: "events", topics.approvals: "approvals"}
         common = {"bootstrap.servers": settings.kafka_bootstrap, **(kafka_config or {})}
         self._consumer = Consumer(
@@ -108,6 +111,7 @@ class LedgerWriter:
             state_partitions=settings.partitions,
             checkpoint_every_records=settings.checkpoint_every_records,
             checkpoint_every_ms=settings.checkpoint_every_ms,
+            siem=OcsfFeed(OcsfProduct.installed(settings.log_origin)),
         )
         self._assignment_changed = False
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
+from ledger.entry import NOTHING_MASKED
 from ledger.signed_note import NoteSigner
 from schemas import SchemaStore
 from stream.admission import AlertDraft, EventAdmission
@@ -24,10 +25,11 @@ from stream.approval_join import ApprovalJoin
 from stream.approvals.book import ApprovalBook
 from stream.approvals.steps import decode_step, follow_up_event, masked_request, step_as_event
 from stream.dead_letters import DeadLetterBuilder
+from stream.ocsf_feed import OcsfFeed
 from stream.shard_chain import ShardChain
 from stream.validation import RejectedEvent, decode_event
 
-OutputRole = Literal["ledger", "deadletter", "checkpoints", "alerts", "approvals_state"]
+OutputRole = Literal["ledger", "deadletter", "checkpoints", "alerts", "approvals_state", "siem"]
 SourceTopic = Literal["events", "approvals"]
 ALERT_NAMESPACE = uuid.UUID("6f1d8a52-3c0e-4d5e-9a43-2b7c1f0e9d11")
 
@@ -78,6 +80,7 @@ class LedgerSequencer:
         checkpoint_every_ms: int = 1000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
+        siem: OcsfFeed | None = None,
     ) -> None:
         self._store = store
         self._recover = recover
@@ -93,6 +96,7 @@ class LedgerSequencer:
         self._clock = clock
         self._monotonic = monotonic
         self._chains: dict[int, ShardChain] = {}
+        self._siem = siem  # audit.siem (OCSF JSON): one message per record and per alert, when given
 
     def forget_all(self) -> None:
         """After a rebalance another worker may have written; the next batch recovers again."""
@@ -137,6 +141,7 @@ class LedgerSequencer:
             seq, _, record = chain.append(self._store, admitted.event, raw.offset, now, identity=admitted.identity,
                                           masking=admitted.masking, approval=approval)  # fmt: skip
             result.outputs.append(Output("ledger", raw.partition, record))
+            self._feed_record(result, chain, seq, now, admitted.event, admitted.identity, admitted.masking, approval)
             result.appended += 1
             self._raise_alerts((*admitted.alerts, *approval_alerts), admitted.event, chain, seq, now, result)
         result.outputs.extend(self._state_changes())
@@ -162,6 +167,8 @@ class LedgerSequencer:
         seq, _, record = chain.append(self._store, admitted.event, raw.offset, now, identity=admitted.identity,
                                       masking=admitted.masking, source_topic="approvals", approval=section)  # fmt: skip
         result.outputs.append(Output("ledger", raw.partition, record))
+        self._feed_record(result, chain, seq, now, admitted.event, admitted.identity, admitted.masking, section,
+                          "approvals")  # fmt: skip
         result.appended += 1
         self._raise_alerts(admitted.alerts, admitted.event, chain, seq, now, result)
         for join in joins:
@@ -169,6 +176,8 @@ class LedgerSequencer:
             seq, _, record = chain.append(self._store, follow, raw.offset, now, identity=admitted.identity,
                                           source_topic="approvals", approval=join.section)  # fmt: skip
             result.outputs.append(Output("ledger", raw.partition, record))
+            self._feed_record(result, chain, seq, now, follow, admitted.identity, NOTHING_MASKED, join.section,
+                              "approvals")  # fmt: skip
             result.appended += 1
             cleared_ids = [self.alert_id(join.covers["shard"], join.covers["seq"], f"approval_{kind}")
                            for kind in join.cleared]  # fmt: skip
@@ -188,8 +197,22 @@ class LedgerSequencer:
         result: BatchResult,
     ) -> None:  # fmt: skip
         for alert in alerts:
-            result.outputs.append(Output("alerts", chain.shard, self._alert(alert, event, chain, seq, now)))
+            datum = self._alert(alert, event, chain, seq, now)
+            result.outputs.append(Output("alerts", chain.shard, self._store.encode("Alert", datum)))
             result.alerts += 1
+            if self._siem is not None:  # raised right after the record at seq was appended: its leaf is the last
+                key, value = self._siem.finding(datum, chain.last_leaf_hash, event)
+                result.outputs.append(Output("siem", chain.shard, value, key))
+
+    def _feed_record(
+        self, result: BatchResult, chain: ShardChain, seq: int, now: datetime, event: dict, identity: Mapping[str, Any],
+        masking: Mapping[str, Any], approval: Mapping[str, Any] | None, source: SourceTopic = "events",
+    ) -> None:  # fmt: skip
+        """The audit.siem message of the record just appended at seq (so its leaf is the chain's last), beside it."""
+        if self._siem is not None:
+            key, value = self._siem.record(chain.shard, seq, chain.last_leaf_hash, now, event, identity, masking,
+                                           approval, source)  # fmt: skip
+            result.outputs.append(Output("siem", chain.shard, value, key))
 
     def _state_changes(self) -> list[Output]:
         """The approval table's changes as changelog records (a key always goes to the same partition)."""
@@ -226,21 +249,18 @@ class LedgerSequencer:
     def alert_id(self, shard: int, seq: int, kind: str) -> uuid.UUID:
         return uuid.uuid5(ALERT_NAMESPACE, f"{self._origin}/{shard}/{seq}/{kind}")
 
-    def _alert(self, alert: AlertDraft, event: dict, chain: ShardChain, seq: int, now: datetime) -> bytes:
+    def _alert(self, alert: AlertDraft, event: dict, chain: ShardChain, seq: int, now: datetime) -> dict[str, Any]:
         """Alert ids derive from the ledger position, so a replayed batch cannot raise a second alert."""
         alert_id = self.alert_id(chain.shard, seq, alert.kind)
-        return self._store.encode(
-            "Alert",
-            {
-                "alert_id": str(alert_id),
-                "kind": alert.kind,
-                "severity": alert.severity,
-                "tenant": event["tenant"],
-                "event_id": str(event["event_id"]),
-                "shard": chain.shard,
-                "seq": seq,
-                "detected_at": now,
-                "summary": alert.summary,
-                "details": dict(alert.details),
-            },
-        )
+        return {
+            "alert_id": str(alert_id),
+            "kind": alert.kind,
+            "severity": alert.severity,
+            "tenant": event["tenant"],
+            "event_id": str(event["event_id"]),
+            "shard": chain.shard,
+            "seq": seq,
+            "detected_at": now,
+            "summary": alert.summary,
+            "details": dict(alert.details),
+        }
