@@ -89,29 +89,41 @@ ENGINE = MergeTree
 ORDER BY (shard, tree_size)
 """
 
+# Views for analysts. CREATE OR REPLACE, so that a store created by an older version gets the current definition.
 VIEWS = (
     """
-    CREATE VIEW IF NOT EXISTS ledger_sessions AS
+    CREATE OR REPLACE VIEW ledger_sessions AS
     SELECT tenant, session_id, min(occurred_at) AS started_at, max(occurred_at) AS ended_at,
            count() AS events, groupUniqArray(actor_subject) AS actors,
            countIf(action_type = 'llm.request') AS llm_calls, countIf(action_type = 'tool.call') AS tool_calls,
-           countIf(outcome_status != 'success') AS not_successful
+           countIf(outcome_status != 'success') AS not_successful,
+           countIf(source_topic = 'events' AND approval_status != '') AS privileged_actions,
+           sum(length(approval_violations)) AS approval_violation_count,
+           countIf(identity_status = 'unverified') AS unverified_identity
     FROM ledger_records GROUP BY tenant, session_id
     """,
+    # Model and token usage from the OpenTelemetry GenAI attributes when the emitter set them.
     """
-    CREATE VIEW IF NOT EXISTS ledger_llm_calls AS
-    SELECT tenant, occurred_at, session_id, run_id, actor_subject, action_name AS model, prompt, parameters,
-           response, outcome_status, shard, seq
+    CREATE OR REPLACE VIEW ledger_llm_calls AS
+    SELECT tenant, occurred_at, session_id, run_id, parent_run_id, graph_node, actor_subject, action_type,
+           coalesce(nullIf(attributes['gen_ai.response.model'], ''), nullIf(attributes['gen_ai.request.model'], ''),
+                    action_name) AS model,
+           coalesce(nullIf(attributes['gen_ai.provider.name'], ''), attributes['gen_ai.system']) AS provider,
+           toUInt64OrNull(attributes['gen_ai.usage.input_tokens']) AS input_tokens,
+           toUInt64OrNull(attributes['gen_ai.usage.output_tokens']) AS output_tokens,
+           attributes['gen_ai.response.finish_reasons'] AS finish_reasons,
+           prompt, parameters, response, outcome_status, outcome_error, shard, seq, event_id
     FROM ledger_records WHERE action_type IN ('llm.request', 'llm.response')
     """,
     """
-    CREATE VIEW IF NOT EXISTS ledger_tool_calls AS
-    SELECT tenant, occurred_at, session_id, run_id, actor_subject, action_name AS tool, tool_arguments,
-           response, outcome_status, outcome_error, shard, seq
+    CREATE OR REPLACE VIEW ledger_tool_calls AS
+    SELECT tenant, occurred_at, session_id, run_id, parent_run_id, graph_node, actor_subject, action_type,
+           action_name AS tool, target_name, tool_arguments, query, response, outcome_status, outcome_error,
+           approval_status, shard, seq, event_id
     FROM ledger_records WHERE action_type IN ('tool.call', 'tool.result', 'db.query')
     """,
     """
-    CREATE VIEW IF NOT EXISTS ledger_privileged_actions AS
+    CREATE OR REPLACE VIEW ledger_privileged_actions AS
     SELECT tenant, occurred_at, sequenced_at, session_id, actor_subject, identity_status, action_type, action_name,
            target_name, query, tool_arguments, outcome_status, approval_status, approval_rule, approval_request_id,
            approval_required, arrayFilter(a -> a.kind = 'approved', approvers) AS approvals, approval_violations,
@@ -119,12 +131,52 @@ VIEWS = (
     FROM ledger_records WHERE source_topic = 'events' AND approval_status != ''
     """,
     """
-    CREATE VIEW IF NOT EXISTS ledger_approval_steps AS
+    CREATE OR REPLACE VIEW ledger_approval_steps AS
     SELECT tenant, occurred_at, approval_request_id, action_type, actor_subject, identity_status, identity_groups,
            approval_status, approval_rule, approval_covers, attributes['comment'] AS comment, shard, seq, event_id
     FROM ledger_records WHERE source_topic = 'approvals'
     """,
+    # One row per problem on a record: each approval violation, an actor the stream could not prove (with the
+    # reason), and an action that failed or was blocked. `category` is approval, identity or outcome.
+    """
+    CREATE OR REPLACE VIEW ledger_violations AS
+    SELECT tenant, occurred_at, sequenced_at, session_id, run_id, actor_subject, action_type, action_name,
+           problem.1 AS category, problem.2 AS kind, problem.3 AS detail, approval_request_id, shard, seq, event_id
+    FROM ledger_records
+    ARRAY JOIN arrayConcat(
+        arrayMap(v -> ('approval', v, approval_rule), approval_violations),
+        if(identity_status = 'unverified', [('identity', 'identity_unverified', identity_reason)], []),
+        if(outcome_status IN ('failure', 'blocked'),
+           [('outcome', concat('outcome_', toString(outcome_status)), outcome_error)], [])
+    ) AS problem
+    """,
+    # Per tenant, actor and UTC day: what they did, in how many sessions, and what went wrong.
+    """
+    CREATE OR REPLACE VIEW ledger_actor_activity AS
+    SELECT tenant, actor_subject, toDate(occurred_at) AS day, min(occurred_at) AS first_at, max(occurred_at) AS last_at,
+           count() AS events, uniqExact(session_id) AS sessions,
+           countIf(action_type = 'llm.request') AS llm_calls, countIf(action_type = 'tool.call') AS tool_calls,
+           countIf(action_type = 'db.query') AS db_queries, countIf(source_topic = 'approvals') AS approval_steps,
+           sumMap(map(toString(action_type), toUInt64(1))) AS by_action_type,
+           countIf(outcome_status = 'failure') AS failures, countIf(outcome_status = 'blocked') AS blocked,
+           countIf(source_topic = 'events' AND approval_status != '') AS privileged_actions,
+           sum(length(approval_violations)) AS approval_violation_count,
+           countIf(identity_status = 'unverified') AS unverified_identity,
+           approval_violation_count + unverified_identity + failures + blocked AS violations
+    FROM ledger_records GROUP BY tenant, actor_subject, day
+    """,
 )
+
+# Lightweight projections: each stores only its sort key and the row's _part_offset, so that queries by actor,
+# session or action type (always with a tenant) find their granules as the ordering key finds a time range,
+# and read the columns from the table itself. Measured on 100k demo rows (29 MB): about 1 MB each, where a full
+# copy (SELECT *) costs about 22 MB each. ClickHouse applies them to parts it would read 1M rows or more from
+# (`min_table_rows_to_use_projection_index`); below that the ordering key and bloom filters keep scans small.
+PROJECTIONS: dict[str, str] = {
+    "by_actor": "tenant, actor_subject, occurred_at",
+    "by_session": "tenant, session_id, occurred_at",
+    "by_action": "tenant, action_type, occurred_at",
+}
 
 RECORD_COLUMNS: tuple[str, ...] = (
     "shard", "seq", "leaf_hash", "prev_leaf_hash", "source_offset", "sequenced_at", "event_id", "tenant",
@@ -146,6 +198,27 @@ BINARY_COLUMNS = {"leaf_hash": "bytes", "prev_leaf_hash": "bytes", "entry": "byt
 
 
 def ensure_schema(client: Any) -> None:
-    """Create tables and views if absent (idempotent; run by the process that owns the store)."""
+    """Create tables and views if absent, and add missing projections (idempotent; run by the store's owner)."""
     for statement in (LEDGER_RECORDS, LEDGER_CHECKPOINTS, *VIEWS):
         client.command(statement)
+    ensure_projections(client)
+
+
+def ensure_projections(client: Any) -> list[str]:
+    """Add the PROJECTIONS ledger_records lacks and build them for the parts already stored (a background
+    mutation); returns the names added. Projections already there are left alone, so this is idempotent."""
+    existing = {
+        row[0]
+        for row in client.query(
+            "SELECT name FROM system.projections WHERE database = currentDatabase() AND table = 'ledger_records'"
+        ).result_rows
+    }
+    added = []
+    for name, key in PROJECTIONS.items():
+        if name in existing:
+            continue
+        client.command(f"ALTER TABLE ledger_records ADD PROJECTION IF NOT EXISTS {name} "
+                       f"(SELECT _part_offset ORDER BY ({key}))")  # fmt: skip
+        client.command(f"ALTER TABLE ledger_records MATERIALIZE PROJECTION {name}")
+        added.append(name)
+    return added
