@@ -144,11 +144,17 @@ def api_activity(entry: Mapping[str, Any], leaf_hash: bytes, product: OcsfProduc
     activity = activity_of(event)
     status_id, status = STATUS[outcome["status"]]
     unmapped: dict[str, Any] = {
-        "ledger": {**ledger_position(entry["shard"], entry["seq"], leaf_hash, event_id),
-                   "source_topic": entry["source_topic"]},  # fmt: skip
-        "identity": {"verified": identity["status"] == "verified", "status": identity["status"],
-                     "reason": identity["reason"], "issuer": identity["issuer"],
-                     "claimed_subject": event["actor"]["subject"]},  # fmt: skip
+        "ledger": {
+            **ledger_position(entry["shard"], entry["seq"], leaf_hash, event_id),
+            "source_topic": entry["source_topic"],
+        },  # fmt: skip
+        "identity": {
+            "verified": identity["status"] == "verified",
+            "status": identity["status"],
+            "reason": identity["reason"],
+            "issuer": identity["issuer"],
+            "claimed_subject": event["actor"]["subject"],
+        },  # fmt: skip
         "action_name": action["name"],
         "masking": {"policy_digest": entry["masking"]["policy_digest"], "masked": entry["masking"]["items"]},
     }
@@ -159,20 +165,37 @@ def api_activity(entry: Mapping[str, Any], leaf_hash: bytes, product: OcsfProduc
         unmapped["attributes"] = event["payload"]["attributes"]
     if approval is not None:
         unmapped["approval"] = _approval(approval)
-    ocsf = class_header(API_ACTIVITY, "API Activity", APPLICATION_CATEGORY, "Application Activity", activity,
-                        ACTIVITY_NAMES[activity], severity_of(outcome["status"], identity["status"], approval))
+    ocsf = class_header(
+        API_ACTIVITY,
+        "API Activity",
+        APPLICATION_CATEGORY,
+        "Application Activity",
+        activity,
+        ACTIVITY_NAMES[activity],
+        severity_of(outcome["status"], identity["status"], approval),
+    )
     ocsf.update(
         time=epoch_ms(event["occurred_at"]),
         status_id=status_id,
         status=status,
         message=f"{action['type']} {action['name'] or '-'} by {event['actor']['subject']}: {outcome['status']}",
         actor=_actor(event, identity),
-        api={"operation": action["type"], "service": {"name": event["source"]["service"]},
-             "request": {"uid": event["correlation"]["run_id"] or event_id}},  # fmt: skip
+        api={
+            "operation": action["type"],
+            "service": {"name": event["source"]["service"]},
+            "request": {"uid": event["correlation"]["run_id"] or event_id},
+        },  # fmt: skip
         src_endpoint=_src_endpoint(event["source"], unmapped),
-        metadata=metadata(product, event_id, entry["shard"], event["tenant"], action["type"],
-                          correlation_uid=event["correlation"]["session_id"],
-                          original_time=event["occurred_at"].isoformat(), logged_time=epoch_ms(entry["sequenced_at"])),
+        metadata=metadata(
+            product,
+            event_id,
+            entry["shard"],
+            event["tenant"],
+            action["type"],
+            correlation_uid=event["correlation"]["session_id"],
+            original_time=event["occurred_at"].isoformat(),
+            logged_time=epoch_ms(entry["sequenced_at"]),
+        ),
         unmapped=unmapped,
     )
     if outcome["status"] != "success":

@@ -72,8 +72,9 @@ def detection_finding(
             "analytic": {"type_id": RULE, "type": "Rule", "name": kind},
             "related_events": [{"uid": event_id, "type_uid": record_type_uid}],
         },
-        metadata=metadata(product, alert_id, alert["shard"], alert["tenant"], kind, correlation_uid=event_id,
-                          logged_time=detected),  # fmt: skip
+        metadata=metadata(
+            product, alert_id, alert["shard"], alert["tenant"], kind, correlation_uid=event_id, logged_time=detected
+        ),  # fmt: skip
         unmapped={
             "ledger": ledger_position(alert["shard"], alert["seq"], leaf_hash, event_id),
             "details": dict(alert["details"]),
