@@ -174,6 +174,25 @@ class LocalStack:
         self._save_state(state)
         return url
 
+    def stop_broker(self) -> bool:
+        """Stop the Kafka broker only (the ledger process and stream worker keep running and must reconnect)."""
+        return stop_pid_file(self.pid_file("kafka"))
+
+    def start_broker(self, timeout_s: float = 60.0) -> str:
+        """Start the broker again on its port and data directory; returns its bootstrap address."""
+        state = self._state()
+        if self._alive("kafka"):
+            return state["kafka_bootstrap"]
+        port, controller = state["kafka_port"], state["controller_port"]
+        if not (port_free(port) and port_free(controller)):
+            raise StackError(f"kafka ports {port}/{controller} are taken; the broker cannot come back on them")
+        broker = KafkaBroker(self.home / "kafka", port, controller, install_kafka(log=self.log))
+        broker.pid_file = self.pid_file("kafka")
+        broker.log_file = self.home / "kafka.log"
+        broker.start()
+        broker.wait_ready(timeout_s)
+        return broker.bootstrap
+
     # -- down / status -----------------------------------------------------------------------------
     def stop_stream_worker(self) -> bool:
         return stop_pid_file(self.pid_file("stream"))
