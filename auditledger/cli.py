@@ -17,7 +17,7 @@ from typing import Any
 
 from auditledger import demo
 from auditledger.config import ConfigError, Settings, load_settings
-from ledger import checkpoint_cli, keys_cli, verify_cli
+from ledger import checkpoint_cli, keys_cli, query_cli, replay_cli, verify_cli
 from ledger.prove_cli import add_parsers as add_proof_parsers
 from producers import approvals_cli, emit_cli
 from stream import deadletter_cli, policy_cli
@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     emit_cli.add_parser(sub)
     demo.add_parser(sub)
     verify_cli.add_parser(sub)
+    query_cli.add_parser(sub)
+    replay_cli.add_parser(sub)
     add_proof_parsers(sub)
     checkpoint_cli.add_parser(sub)
     keys_cli.add_parser(sub)
