@@ -87,8 +87,12 @@ def test_text_completion_prompt_is_the_exact_text() -> None:
 
 def test_tool_call_and_result_with_structured_arguments() -> None:
     delivery = CapturingDelivery()
-    call = {"type": "tool_call", "name": "lookup_customer", "args": {"customer_id": 7, "include_orders": True},
-            "id": "call-1"}  # fmt: skip
+    call = {
+        "type": "tool_call",
+        "name": "lookup_customer",
+        "args": {"customer_id": 7, "include_orders": True},
+        "id": "call-1",
+    }
     lookup_customer.invoke(call, {"callbacks": [make_handler(delivery)]})
     start, end = delivery.events
     assert (start["action"], end["action"]["type"]) == ({"type": "tool.call", "name": "lookup_customer"}, "tool.result")
