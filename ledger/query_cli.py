@@ -142,8 +142,10 @@ def _fit(text: str, width: int) -> str:
 
 
 def render_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = DEFAULT_CELL_WIDTH) -> str:
-    """Aligned columns under a header; cells longer than max_width end in …; newlines shown as ⏎."""
-    cells = [[_fit(cell_text(v), max_width) for v in row] for row in rows]
+    """Aligned columns under a header; text and JSON cells longer than max_width end in … (times, ids and
+    numbers are never cut); newlines shown as ⏎."""
+    cuttable = (str, list, tuple, Mapping)
+    cells = [[_fit(cell_text(v), max_width if isinstance(v, cuttable) else 0) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]

@@ -15,11 +15,13 @@ Values are shown exactly as stored: masked text stays masked ([HASH:email:...], 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+MASK_TOKEN = r"\[(HASH|REDACTED|PARTIAL|WITHHELD):"
 PAYLOAD_FIELDS = ("prompt", "parameters", "tool_arguments", "query", "response")
 TIMELINE_COLUMNS: tuple[str, ...] = (
     "occurred_at", "sequenced_at", "shard", "seq", "event_id", "tenant", "session_id", "actor_subject",
@@ -134,8 +136,15 @@ def _time(value: Any) -> str:
 
 
 def _clip(text: str, width: int) -> str:
+    """Cut to `width` with …, never inside a mask token such as [HASH:email:...]: a cut token would look unmasked."""
     text = " ".join(text.split())
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+    if len(text) <= width:
+        return text
+    cut = max(width - 1, 0)
+    opened = text.rfind("[", 0, cut)
+    if opened != -1 and text.find("]", opened, cut) == -1 and re.match(MASK_TOKEN, text[opened:]):
+        cut = opened
+    return text[:cut] + "…"
 
 
 def approval_of(record: Mapping[str, Any]) -> dict[str, Any] | None:
