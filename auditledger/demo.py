@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from auditledger.config import Settings
@@ -81,6 +82,29 @@ def wait_anchored(client: Any, timeout_s: float) -> bool:
     return True
 
 
+def langchain_examples(settings: Settings, client: Any, timeout_s: float) -> list[Any] | None:
+    """Run examples/langchain_agent.py and examples/langgraph_graph.py through the audit callback handler and
+    wait until their events are queryable; None when langchain-core/langgraph or the examples are not here."""
+    try:
+        import langchain_core  # noqa: F401
+        import langgraph  # noqa: F401
+    except ImportError:
+        return None
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / "examples" / "run_all.py").is_file():
+        return None  # an installed package, not a checkout: the examples live in the repository
+    if str(repo) not in sys.path:
+        sys.path.append(str(repo))
+    from examples.run_all import run_examples
+
+    baseline = stored_records(client)
+    runs = run_examples(settings)
+    ids = [event_id for run in runs for event_id in run.event_ids]
+    if wait_queryable(client, ids, timeout_s, baseline) < len(set(ids)):
+        raise RuntimeError(f"the examples' {len(ids)} events did not all become queryable in {timeout_s:.0f}s")
+    return runs
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     t0 = time.monotonic()
     stack = LocalStack(settings)
@@ -102,6 +126,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if found < len(ids):
         print(f"demo: only {found} of {len(ids)} events became queryable in {args.timeout:.0f}s", file=sys.stderr)
         return 1
+    t_examples0 = time.monotonic()
+    try:
+        examples = langchain_examples(settings, client, args.timeout)
+    except RuntimeError as exc:
+        print(f"demo: langchain examples: {exc}", file=sys.stderr)
+        return 1
+    t_examples = time.monotonic()
     wait_anchored(client, 30)
     reports = verify_store(client, trusted_keys(None, settings), settings.log_origin)
     t_verified = time.monotonic()
@@ -119,10 +150,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
           f"sessions over {len(partitions)} partitions {partitions} in {t_emitted - t_emit0:.2f} s")  # fmt: skip
     print(f"  event kinds:         {json.dumps(dict(sorted(kinds.items())))}")
     print(f"  emit -> queryable:   {path_s:6.2f} s   ({len(events) / path_s:,.0f} events/s through the whole path)")
+    if examples is None:
+        print("  langchain examples:  skipped (pip install 'auditledger[langchain]' to run them)")
+    else:
+        print(f"  langchain examples:  {sum(len(r.event_ids) for r in examples)} events from examples/ queryable "
+              f"in {t_examples - t_examples0:.2f} s")  # fmt: skip
+        for r in examples:
+            print(f"    {r.name + ':':20} session {r.session_id}")
+        print(f"    replay one:          .venv/bin/auditledger replay {examples[0].session_id}")
     print(f"  verify:              {'INTACT' if summary['ok'] else 'FAILED'}: "
           f"{sum(s['records'] for s in summary['shards'])} records in {len(summary['shards'])} shards, "
           f"{sum(s['checkpoints_checked'] for s in summary['shards'])} signed checkpoints matched "
-          f"in {t_verified - t_queryable:.2f} s")  # fmt: skip
+          f"in {t_verified - t_examples:.2f} s")  # fmt: skip
     for p in summary["problems"]:
         print(f"    problem: {p}")
     print(f"  total wall time:     {t_verified - t0:6.1f} s")

@@ -4,6 +4,7 @@ links, prompts, tool arguments and results, masked as the test policy says (defa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,7 +55,13 @@ def no_raw_secret(rows: list[dict]) -> None:
 
 
 def masked_rules(row: dict) -> set[tuple[str, str]]:
-    return {(path.split(".")[1], rule) for path, rule, _action, _count in row["masked"]}
+    """(field, rule) of each masked place; a path is `payload.<field>...` or `<field>...`."""
+    found = set()
+    for path, rule, _action, _count in row["masked"]:
+        field = re.match(r"(?:payload\.)?([a-z_]+)", path)
+        assert field is not None, path
+        found.add((field.group(1), rule))
+    return found
 
 
 def test_langchain_agent_run_is_recorded_in_order_with_links_and_masking(settings, ch, delivery, tmp_path) -> None:
@@ -88,7 +95,9 @@ def test_langchain_agent_run_is_recorded_in_order_with_links_and_masking(setting
     user_text = first_prompt[1]["content"]
     assert "[HASH:email:mk-default:" in user_text and "[PARTIAL:payment_card:****1111]" in user_text
     assert user_text.endswith("for order 1234. Please open a ticket.")
-    assert {("prompt", "detector:email"), ("prompt", "detector:payment_card")} <= masked_rules(rows[1])
+    assert {("prompt", "detector:email"), ("prompt", "detector:payment_card")} <= masked_rules(rows[1]), rows[1][
+        "masked"
+    ]
     parameters = json.loads(rows[1]["parameters"])
     assert parameters["temperature"] == 0.0 and parameters["max_tokens"] == 256
     assert parameters["tools"][0]["function"]["name"] == "create_ticket"
