@@ -193,7 +193,6 @@ def api_activity(entry: Mapping[str, Any], leaf_hash: bytes, product: OcsfProduc
             event["tenant"],
             action["type"],
             correlation_uid=event["correlation"]["session_id"],
-            original_time=event["occurred_at"].isoformat(),
             logged_time=epoch_ms(entry["sequenced_at"]),
         ),
         unmapped=unmapped,
