@@ -17,7 +17,7 @@ from typing import Any
 
 from auditledger import demo
 from auditledger.config import ConfigError, Settings, load_settings
-from ledger import checkpoint_cli, keys_cli, query_cli, replay_cli, verify_cli
+from ledger import access_cli, checkpoint_cli, keys_cli, query_cli, replay_cli, retention_cli, verify_cli
 from ledger.prove_cli import add_parsers as add_proof_parsers
 from producers import approvals_cli, emit_cli
 from stream import deadletter_cli, policy_cli
@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     policy_cli.add_parser(sub)
     deadletter_cli.add_parser(sub)
     approvals_cli.add_parser(sub)
+    access_cli.add_parser(sub)
+    retention_cli.add_parser(sub)
     _topics_parser(sub)
     _ledger_parser(sub)
     _stream_parser(sub)

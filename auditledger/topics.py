@@ -1,10 +1,15 @@
-"""The Kafka topics auditledger uses, with their partitioning and retention, and their creation."""
+"""The Kafka topics auditledger uses, with their partitioning and retention, and their creation.
+
+Retention of the durable topics follows the retention policy (ledger/retention.py). Kafka topics are shared
+by every tenant, so they keep records as long as the longest-kept tenant; per-tenant retention is enforced
+in ClickHouse (row TTL). Checkpoints are kept forever: they are small and anchor every verification.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
 from auditledger.config import Settings
 
@@ -24,6 +29,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     n = settings.partitions
     raw_retention = str(settings.events_retention_hours * 3600 * 1000)
     approvals_retention = str(max(settings.events_retention_hours, 7 * 24) * 3600 * 1000)
+    kept = settings.retention.topic_retention_ms()  # the longest any tenant is kept
     return [
         # Restricted: the only place raw (unmasked) events and credentials live. LogAppendTime: the broker's
         # clock, not the emitter's, is the time a credential is judged at.
@@ -36,10 +42,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                                    "min.compaction.lag.ms": str(24 * 3600 * 1000)}),  # fmt: skip
         # The stream's folded approval state (masked), written in the ledger's transactions: its changelog.
         TopicSpec(t.approvals_state, n, {"cleanup.policy": "compact"}),
-        TopicSpec(t.ledger, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
+        TopicSpec(t.ledger, n, {"retention.ms": kept, "cleanup.policy": "delete"}),
         TopicSpec(t.checkpoints, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
-        TopicSpec(t.deadletter, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
-        TopicSpec(t.alerts, n, {"retention.ms": FOREVER, "cleanup.policy": "delete"}),
+        TopicSpec(t.deadletter, n, {"retention.ms": kept, "cleanup.policy": "delete"}),
+        TopicSpec(t.alerts, n, {"retention.ms": kept, "cleanup.policy": "delete"}),
         TopicSpec(t.siem, n, {"retention.ms": str(30 * 24 * 3600 * 1000), "cleanup.policy": "delete"}),
     ]
 
@@ -53,6 +59,7 @@ def ensure_topics(bootstrap: str, settings: Settings, timeout_s: float = 30.0) -
         meta = existing.get(spec.name)
         if meta is not None and len(meta.partitions) != spec.partitions:
             raise RuntimeError(f"topic {spec.name} has {len(meta.partitions)} partitions, want {spec.partitions}")
+    apply_retention(admin, [s for s in wanted if s.name in existing], timeout_s)
     missing = [s for s in wanted if s.name not in existing]
     if not missing:
         return []
@@ -62,3 +69,16 @@ def ensure_topics(bootstrap: str, settings: Settings, timeout_s: float = 30.0) -
     for future in futures.values():
         future.result(timeout=timeout_s)
     return [s.name for s in missing]
+
+
+def apply_retention(admin: AdminClient, specs: list[TopicSpec], timeout_s: float = 30.0) -> None:
+    """Set retention.ms on topics that already exist (incremental: their other settings stay as they are)."""
+    resources = [
+        ConfigResource(ResourceType.TOPIC, s.name, incremental_configs=[
+            ConfigEntry("retention.ms", s.config["retention.ms"], incremental_operation=AlterConfigOpType.SET)])
+        for s in specs if "retention.ms" in s.config
+    ]  # fmt: skip
+    if not resources:
+        return
+    for future in admin.incremental_alter_configs(resources, request_timeout=timeout_s).values():
+        future.result(timeout=timeout_s)

@@ -5,7 +5,8 @@ Builds a ledger in memory, no servers: N records (default 1,000,000) over 6 shar
 links, Ed25519-signed checkpoints every 1000 records per shard and at each shard's end. An entry is assembled
 from one of a few hundred encoded demo events and its own header fields (Avro binary concatenates the field
 encodings); the first records of every shard are re-encoded through ShardChain.append and must give the same
-leaves. Rows reach the verifier column-wise in ClickHouse-sized blocks, as in `verify`. Prints, in one run,
+leaves. Rows reach the verifier column-wise in ClickHouse-sized blocks, as in `verify`, with the same seqs'
+ledger_leaves rows (nothing pruned) merged in. Prints, in one run,
 raw limits (hashlib SHA-256 of 0x00 || entry, CompactFrontier.extend, fastavro decode) beside the integrity
 checks (columns=False, as `verify --skip-columns`) over all N records on one core and over 2 processes,
 checkpoint signature checks, the column check over a sample, and peak RSS (mostly the in-memory ledger).
@@ -39,7 +40,7 @@ from ledger.merkle import LEAF_PREFIX, CompactFrontier  # noqa: E402
 from ledger.projection import record_row  # noqa: E402
 from ledger.signed_note import NoteSigner  # noqa: E402
 from ledger.trusted_keys import TrustedKey  # noqa: E402
-from ledger.verification import ShardVerifier, header_pattern, zigzag_varint  # noqa: E402
+from ledger.verification import KeptLeaves, ShardVerifier, header_pattern, zigzag_varint  # noqa: E402
 from producers.demo_session import demo_events  # noqa: E402
 from producers.event_json import event_from_json  # noqa: E402
 from schemas import SchemaStore  # noqa: E402
@@ -52,6 +53,7 @@ BLOCK = 65_409  # ClickHouse's default max_block_size: rows per block of query_c
 DISTINCT_EVENTS = 512
 REFERENCE = 2000  # records per shard also written through ShardChain.append, to prove the assembled bytes
 ORIGIN = "bench.auditledger.local/ledger"
+TENANT = "bench"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 START_US = (datetime(2026, 11, 23, 9, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
 
@@ -145,7 +147,9 @@ def verify_shards(which: list[int]) -> list[tuple[int, bool, int, int]]:
     for shard in which:
         verifier = ShardVerifier(shard, ROOTS[shard], store, columns=False)
         for seqs, leaves, entries in blocks(LEDGER[shard], len(LEDGER[shard].seqs)):
-            verifier.add_block(seqs, leaves, entries)
+            # ledger_leaves' rows for the same seqs (nothing pruned), merged with the records as verify does
+            kept = KeptLeaves(seqs, leaves, [TENANT] * len(seqs), seqs)
+            verifier.add_block(seqs, leaves, entries, kept=kept)
         r = verifier.finish()
         reports.append((r.shard, r.ok, r.records, r.checkpoints_checked))
     return reports

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.retention import RetentionPolicy
+
 LEDGER_RECORDS = """
 CREATE TABLE IF NOT EXISTS ledger_records
 (
@@ -87,6 +89,28 @@ CREATE TABLE IF NOT EXISTS ledger_checkpoints
 )
 ENGINE = MergeTree
 ORDER BY (shard, tree_size)
+"""
+
+# Every leaf hash, kept after its record is pruned (about 60 bytes a record, never expired): the tree of a shard
+# is over all its leaves, so the records that remain verify against the signed roots and can still be proven.
+# Filled from every insert into ledger_records by LEDGER_LEAVES_MV, so the sink writes only ledger_records.
+LEDGER_LEAVES = """
+CREATE TABLE IF NOT EXISTS ledger_leaves
+(
+    shard         UInt32,
+    seq           UInt64,
+    leaf_hash     FixedString(32),
+    tenant        LowCardinality(String) COMMENT 'whose retention decides when the record may be gone',
+    sequenced_at  DateTime64(6, 'UTC')
+)
+ENGINE = MergeTree
+ORDER BY (shard, seq)
+"""
+
+LEAF_COLUMNS = "shard, seq, leaf_hash, tenant, sequenced_at"
+LEDGER_LEAVES_MV = f"""
+CREATE MATERIALIZED VIEW IF NOT EXISTS ledger_leaves_mv TO ledger_leaves AS
+SELECT {LEAF_COLUMNS} FROM ledger_records
 """
 
 # Views for analysts. CREATE OR REPLACE, so that a store created by an older version gets the current definition.
@@ -197,10 +221,41 @@ BINARY_COLUMNS = {"leaf_hash": "bytes", "prev_leaf_hash": "bytes", "entry": "byt
                   "checkpoint": "bytes"}  # fmt: skip
 
 
-def ensure_schema(client: Any) -> None:
+def ensure_leaves(client: Any) -> int:
+    """ledger_leaves and the view that fills it. A store from before it (no view yet) gets the leaves of the
+    records it holds, once, before the view exists: nothing is pruned before its leaf is kept. Returns the
+    number of leaves backfilled."""
+    client.command(LEDGER_LEAVES)
+    exists = client.query("SELECT count() FROM system.tables WHERE database = currentDatabase() "
+                          "AND name = 'ledger_leaves_mv'").result_rows[0][0]  # fmt: skip
+    backfilled = 0
+    if not exists:
+        before = int(client.query("SELECT count() FROM ledger_leaves").result_rows[0][0])
+        client.command(f"INSERT INTO ledger_leaves ({LEAF_COLUMNS}) SELECT {LEAF_COLUMNS} FROM ledger_records WHERE "
+                       "(shard, seq, leaf_hash) NOT IN (SELECT shard, seq, leaf_hash FROM ledger_leaves)")  # fmt: skip
+        backfilled = int(client.query("SELECT count() FROM ledger_leaves").result_rows[0][0]) - before
+    client.command(LEDGER_LEAVES_MV)
+    return backfilled
+
+
+def ensure_retention(client: Any, policy: RetentionPolicy) -> bool:
+    """Give ledger_records the policy's row TTL if it has another one; returns whether it changed. Only after
+    ensure_leaves: a record may be pruned only once its leaf is kept."""
+    engine = client.query("SELECT engine_full FROM system.tables WHERE database = currentDatabase() "
+                          "AND name = 'ledger_records'").result_rows[0][0]  # fmt: skip
+    wanted = policy.ttl_clause()
+    if f" TTL {wanted} SETTINGS " in f"{engine} SETTINGS ":
+        return False
+    client.command(f"ALTER TABLE ledger_records MODIFY TTL {wanted}")
+    return True
+
+
+def ensure_schema(client: Any, retention: RetentionPolicy | None = None) -> None:
     """Create tables and views if absent, and add missing projections (idempotent; run by the store's owner)."""
     for statement in (LEDGER_RECORDS, LEDGER_CHECKPOINTS, *VIEWS):
         client.command(statement)
+    ensure_leaves(client)
+    ensure_retention(client, retention or RetentionPolicy())
     ensure_projections(client)
 
 

@@ -150,9 +150,11 @@ def covering_checkpoint(client: Any, shard: int, seq: int) -> tuple[int, str]:
 
 
 def shard_leaves(client: Any, shard: int, tree_size: int) -> list[bytes]:
-    """Leaf hashes of seq 0..tree_size-1; refuses anything but exactly one leaf per seq."""
+    """Leaf hashes of seq 0..tree_size-1 from ledger_leaves, which keeps them after retention prunes the records,
+    so a remaining record stays provable; refuses anything but exactly one leaf per seq (identical copies are one)."""
     result = client.query(
-        "SELECT seq, leaf_hash FROM ledger_records WHERE shard = {shard:UInt32} AND seq < {size:UInt64} ORDER BY seq",
+        "SELECT DISTINCT seq, leaf_hash FROM ledger_leaves WHERE shard = {shard:UInt32} AND seq < {size:UInt64} "
+        "ORDER BY seq",
         parameters={"shard": shard, "size": tree_size},
         column_formats={"leaf_hash": "bytes"},
     )

@@ -1,8 +1,9 @@
 """The ledger process.
 
 `serve` (the embedded default): owns the ClickHouse store (chDB), runs the sink, and serves ClickHouse's
-HTTP interface on loopback. One process per store, because chDB lets only one process open a data
-directory; everybody else (analysts, the verifier, tests) uses the HTTP interface as they would a server.
+HTTP interface on loopback, to the users of the users file only (ledger.access). One process per store,
+because chDB lets only one process open a data directory; everybody else (analysts, the verifier, tests)
+uses the HTTP interface as they would a server.
 
 `sink` (production, docker-compose): runs only the sink, against a ClickHouse server's URL.
 """
@@ -64,13 +65,15 @@ def run_sink(settings: Settings, client: Any, stop: threading.Event) -> None:
 
 def serve(settings: Settings, port: int, ready_file: Path | None = None) -> int:
     """Embedded default: store + sink + query interface, until SIGTERM/SIGINT."""
+    from ledger.access import UsersFile
     from ledger.http_interface import ClickHouseHTTPInterface
 
     path = store_path(settings)
     path.mkdir(parents=True, exist_ok=True)
     client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
-    ensure_schema(client)
-    http = ClickHouseHTTPInterface(str(path), host="127.0.0.1", port=port)
+    ensure_schema(client, settings.retention)
+    users = UsersFile(settings.users_file_path)  # every request authenticates; refuses to start without one
+    http = ClickHouseHTTPInterface(str(path), access=users, host="127.0.0.1", port=port)
     http.start()
     stop = _stop_on_signals()
     if ready_file is not None:
@@ -88,6 +91,6 @@ def serve(settings: Settings, port: int, ready_file: Path | None = None) -> int:
 def sink_only(settings: Settings) -> int:
     """Production: the sink against a ClickHouse server (settings.clickhouse_url)."""
     client = store_client(settings)
-    ensure_schema(client)
+    ensure_schema(client, settings.retention)
     run_sink(settings, client, _stop_on_signals())
     return 0

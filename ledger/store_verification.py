@@ -6,18 +6,23 @@ own connection and its own stream of rows; a shared counter drives the progress 
 
 from __future__ import annotations
 
+import base64
+import bisect
 import multiprocessing
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ledger.checkpoint_checks import PublishedRoot, StoredCheckpoint, published_roots
 from ledger.clickhouse_client import connect
 from ledger.ddl import BINARY_COLUMNS, RECORD_COLUMNS
+from ledger.retention import RetentionPolicy
 from ledger.trusted_keys import TrustedKey
-from ledger.verification import ShardReport, ShardStart, ShardVerifier
+from ledger.verification import KeptLeaves, ShardReport, ShardStart, ShardVerifier
 from schemas import SchemaStore
 
 PARALLEL_FROM_RECORDS = 200_000  # below this, starting worker processes costs more than it saves
@@ -58,6 +63,8 @@ class ShardJob:
     roots: list[PublishedRoot]
     problems: list[Any]
     start: ShardStart = field(default_factory=ShardStart)
+    retention: RetentionPolicy | None = None
+    now: datetime | None = None
 
 
 def stored_checkpoints(client: Any) -> dict[int, list[StoredCheckpoint]]:
@@ -70,22 +77,64 @@ def stored_checkpoints(client: Any) -> dict[int, list[StoredCheckpoint]]:
     return stored
 
 
+LEAVES_QUERY = ("SELECT seq, leaf_hash, tenant, toUnixTimestamp64Micro(sequenced_at) FROM ledger_leaves "
+                "WHERE shard = {shard:UInt32} AND seq >= {start:UInt64} ORDER BY seq, leaf_hash")  # fmt: skip
+
+
+class KeptLeafBuffer:
+    """ledger_leaves rows read ahead of the records: `upto(seq)` hands out those with seq <= `seq`, so each
+    records block comes with the kept leaves of its seqs; `rest()` the ones after the last record."""
+
+    def __init__(self, blocks: Iterable[Any]) -> None:
+        self._blocks: Iterator[Any] = iter(blocks)
+        self._columns: list[list[Any]] = [[], [], [], []]
+        self._done = False
+
+    def upto(self, seq: int) -> KeptLeaves:
+        while not self._done and (not self._columns[0] or self._columns[0][-1] <= seq):
+            block = next(self._blocks, None)
+            if block is None:
+                self._done = True
+            else:
+                for held, column in zip(self._columns, block, strict=True):
+                    held.extend(column)
+        cut = bisect.bisect_right(self._columns[0], seq)
+        taken = KeptLeaves(*(c[:cut] for c in self._columns))
+        self._columns = [c[cut:] for c in self._columns]
+        return taken
+
+    def rest(self) -> Iterator[KeptLeaves]:
+        if self._columns[0]:
+            yield KeptLeaves(*self._columns)
+        self._columns = [[], [], [], []]
+        for block in self._blocks:
+            yield KeptLeaves(*(list(c) for c in block))
+
+
 def verify_stored_shard(
     client: Any, job: ShardJob, columns: bool, allow_unanchored: bool, tick: Callable[[int, int], None]
 ) -> ShardReport:
+    """One ordered scan of ledger_records and one of ledger_leaves, merged by seq in the verifier."""
     names = RECORD_COLUMNS if columns else ("seq", "leaf_hash", "entry")
     seq_at, leaf_at, entry_at = (names.index(n) for n in ("seq", "leaf_hash", "entry"))
     verifier = ShardVerifier(job.shard, job.roots, SchemaStore(), start=job.start, columns=columns,
-                             allow_unanchored=allow_unanchored)  # fmt: skip
+                             allow_unanchored=allow_unanchored, retention=job.retention, now=job.now)  # fmt: skip
     query = (f"SELECT {', '.join(names)} FROM ledger_records WHERE shard = {{shard:UInt32}} "
              f"AND seq >= {{start:UInt64}} ORDER BY seq, leaf_hash")  # fmt: skip
-    with client.query_column_block_stream(
-        query, parameters={"shard": job.shard, "start": job.start.tree_size}, column_formats=BINARY_COLUMNS
-    ) as blocks:
+    parameters = {"shard": job.shard, "start": job.start.tree_size}
+    # the leaves in a session of their own: a server refuses a second query in a session that is still streaming
+    leaves_session = {"session_id": f"verify-leaves-{uuid.uuid4()}"}
+    with client.query_column_block_stream(query, parameters=parameters, column_formats=BINARY_COLUMNS) as blocks, \
+            client.query_column_block_stream(LEAVES_QUERY, parameters=parameters, column_formats=BINARY_COLUMNS,
+                                             settings=leaves_session) as leaves:  # fmt: skip
+        kept = KeptLeafBuffer(leaves)
         for block in blocks:
             rows = list(zip(*block, strict=True)) if columns else None
-            verifier.add_block(block[seq_at], block[leaf_at], block[entry_at], rows)
-            tick(job.shard, len(block[seq_at]))
+            seqs = block[seq_at]
+            verifier.add_block(seqs, block[leaf_at], block[entry_at], rows, kept.upto(seqs[-1]) if seqs else None)
+            tick(job.shard, len(seqs))
+        for rest in kept.rest():
+            verifier.add_block([], [], [], None, rest)
     report = verifier.finish()
     report.problems[:0] = job.problems
     return report
@@ -99,12 +148,25 @@ def _init_worker(counter: Any) -> None:
     _worker_counter = counter
 
 
-def _verify_in_worker(url: str, database: str, job: ShardJob, columns: bool, allow_unanchored: bool) -> ShardReport:
+def _verify_in_worker(
+    url: str, database: str, credentials: tuple[str, str], job: ShardJob, columns: bool, allow_unanchored: bool
+) -> ShardReport:
     def tick(shard: int, count: int) -> None:
         with _worker_counter.get_lock():
             _worker_counter.value += count
 
-    return verify_stored_shard(connect(url, database), job, columns, allow_unanchored, tick)
+    client = connect(url, database, *credentials)
+    return verify_stored_shard(client, job, columns, allow_unanchored, tick)
+
+
+def client_credentials(client: Any) -> tuple[str, str]:
+    """The user and password `client` sends (HTTP Basic), so worker processes connect as the caller did.
+    They travel to the workers through the pool's pipe, never on a command line."""
+    header = str(getattr(client, "headers", {}).get("Authorization", ""))
+    if not header.startswith("Basic "):
+        return "", ""
+    user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+    return user, password
 
 
 def verify_store(
@@ -120,24 +182,31 @@ def verify_store(
     progress: Progress | None = None,
     workers: int = 1,
     connection: tuple[str, str] | None = None,
+    retention: RetentionPolicy | None = None,
+    now: datetime | None = None,
 ) -> list[ShardReport]:
-    """Verify every wanted shard; `connection` (url, database) lets worker processes open their own client."""
+    """Verify every wanted shard; `connection` (url, database) lets worker processes open their own client.
+    `retention` at `now` decides whether a kept leaf without its record was pruned or deleted."""
     witnessed, starts = witnessed or {}, starts or {}
     checkpoints = stored_checkpoints(client)
     counts = {int(s): int(n) for s, n in client.query("SELECT shard, count() FROM ledger_records GROUP BY shard")
               .result_rows}  # fmt: skip
-    wanted = [s for s in sorted(set(counts) | set(checkpoints) | set(witnessed)) if shards is None or s in shards]
+    kept = {int(s) for (s,) in client.query("SELECT DISTINCT shard FROM ledger_leaves").result_rows}
+    present = set(counts) | kept | set(checkpoints) | set(witnessed)
+    wanted = [s for s in sorted(present) if shards is None or s in shards]
     progress = progress or Progress(enabled=False)
     progress.total = sum(counts.get(s, 0) for s in wanted)
     jobs = []
     for shard in wanted:
         roots, problems = published_roots(shard, checkpoints.get(shard, []), trusted, log_origin)
-        jobs.append(ShardJob(shard, [*roots, *witnessed.get(shard, [])], problems, starts.get(shard, ShardStart())))
+        jobs.append(ShardJob(shard, [*roots, *witnessed.get(shard, [])], problems, starts.get(shard, ShardStart()),
+                             retention, now))  # fmt: skip
     if workers <= 1 or len(jobs) <= 1 or connection is None or progress.total < PARALLEL_FROM_RECORDS:
         return [verify_stored_shard(client, job, columns, allow_unanchored, progress.tick) for job in jobs]
     counter = multiprocessing.get_context("spawn").Value("q", 0)
     with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _init_worker, (counter,)) as pool:
-        pending = [pool.apply_async(_verify_in_worker, (*connection, job, columns, allow_unanchored)) for job in jobs]
+        worker_args = (*connection, client_credentials(client))
+        pending = [pool.apply_async(_verify_in_worker, (*worker_args, job, columns, allow_unanchored)) for job in jobs]
         while not all(p.ready() for p in pending):
             progress.show(counter.value)
             time.sleep(0.1)

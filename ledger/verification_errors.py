@@ -51,6 +51,18 @@ class ReorderedRecordError(VerificationError):
     kind = "reordered"
 
 
+class LeafMismatchError(VerificationError):
+    """ledger_leaves keeps no leaf, or another leaf, for a stored record: one of the two tables was altered."""
+
+    kind = "leaf_mismatch"
+
+
+class RecordDeletedError(VerificationError):
+    """A record whose leaf is kept is gone before its tenant's retention ran out: deleted, not pruned."""
+
+    kind = "deleted"
+
+
 class RootMismatchError(VerificationError):
     """The Merkle root recomputed from the stored leaves differs from the root the stream published."""
 

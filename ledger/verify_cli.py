@@ -5,6 +5,11 @@ root at every signed checkpoint (signature by a trusted key, origin, order), so 
 are consistent with each other and with the records. With --witness, also against heads an outside
 party kept; with --from-checkpoint, only the records after an earlier trusted export.
 
+Retention: records pruned by the retention policy leave their leaf hashes in ledger_leaves, so the
+records that remain still verify against every signed checkpoint. A leaf without its record counts as
+pruned only if its tenant's retention (the retention_* settings, as configured for the store) ran out
+by now; otherwise the record was deleted and verification fails (`deleted`).
+
 Keys: --keys FILE (the output of `auditledger keys public`); without it, the public half of the local
 keyring. The verifier never reads a private key.
 
@@ -21,6 +26,7 @@ import json
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +98,12 @@ def trusted_keys(keys_file: Path | None, settings: Settings) -> list[TrustedKey]
 def report_json(reports: list[ShardReport]) -> dict[str, Any]:
     return {
         "ok": all(r.ok for r in reports),
+        "pruned": sum(r.pruned for r in reports),
         "shards": [
             {
                 "shard": r.shard,
                 "records": r.records,
+                "pruned": r.pruned,
                 "tree_size": r.tree_size,
                 "root_hash": base64.b64encode(r.root_hash).decode(),
                 "verified_from_seq": r.start,
@@ -127,7 +135,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         reports = verify_store(client, trusted, settings.log_origin, shards=args.shard, witnessed=witnessed,
                                starts=starts, columns=not args.skip_columns, allow_unanchored=args.allow_unanchored,
                                progress=progress, workers=args.workers,
-                               connection=(url, settings.clickhouse_database))  # fmt: skip
+                               connection=(url, settings.clickhouse_database),
+                               retention=settings.retention, now=datetime.now(UTC))  # fmt: skip
     except (KeysFileError, CheckpointFileError, StoreUnreachableError) as exc:
         print(f"verify: cannot run: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -143,7 +152,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for r in reports:
         state = "ok" if r.ok else f"{len(r.problems) + r.problems_omitted} problem(s)"
         witnessed_note = f", {r.witnessed_checked} witnessed head(s) matched" if r.witnessed_checked else ""
-        print(f"shard {r.shard}: {r.records} records from seq {r.start}, {r.checkpoints_checked} signed "
+        pruned_note = f" ({r.pruned} more pruned by retention, leaves kept)" if r.pruned else ""
+        print(f"shard {r.shard}: {r.records} records{pruned_note} from seq {r.start}, {r.checkpoints_checked} signed "
               f"checkpoint(s) matched{witnessed_note}, {r.unanchored} not yet under a checkpoint: {state}")  # fmt: skip
     for r in reports:
         for p in r.problems:
@@ -152,5 +162,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  ... and {r.problems_omitted} more in shard {r.shard}")
     total = sum(r.records for r in reports)
     verdict = "INTACT" if summary["ok"] else "FAILED"
-    print(f"{verdict}: {total} records in {len(reports)} shard(s) in {time.monotonic() - progress.started:.2f}s")
+    pruned = f" ({summary['pruned']} pruned by retention)" if summary["pruned"] else ""
+    print(f"{verdict}: {total} records{pruned} in {len(reports)} shard(s) in "
+          f"{time.monotonic() - progress.started:.2f}s")  # fmt: skip
     return EXIT_OK if summary["ok"] else EXIT_FAILED
