@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
 import clickhouse_connect
 
-from auditledger.config import Settings
+from auditledger.config import Settings, with_stack_credentials
 
 
 class StoreUnreachableError(RuntimeError):
@@ -15,7 +16,11 @@ class StoreUnreachableError(RuntimeError):
 
 
 def store_client(settings: Settings, url: str | None = None, **kwargs: Any) -> Any:
-    """The store named by the settings (URL, database, credentials): how every CLI and tool opens it."""
+    """The store named by the settings (URL, database, credentials): how every CLI and tool opens it.
+    Against the local stack's store with no user named, the stack's admin (stack.json) is used."""
+    if url and url != settings.clickhouse_url:
+        settings = replace(settings, clickhouse_url=url)
+    settings = with_stack_credentials(settings)
     return connect(url or settings.clickhouse_url, settings.clickhouse_database,
                    user=settings.clickhouse_user, password=settings.clickhouse_password, **kwargs)  # fmt: skip
 

@@ -9,10 +9,16 @@ process, and any number of connections share it.
 Each request runs on a short-lived chDB connection of its own (about a millisecond to open), so
 requests run in parallel, a long streaming query blocks nobody, and ``USE``/``SET`` state never
 leaks from one request into another, as with a ClickHouse server used without sessions.
+
+With a users file (``ledger.access``) every request but ``/ping`` must authenticate, as on a server.
+Admins run as before; auditors and analysts run with ``readonly = 1`` applied last, analysts also with
+``additional_table_filters`` limiting every tenant table to their tenants, and read-only statements are
+inspected first for the paths that filter does not cover (``ledger.access_rules``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -26,6 +32,8 @@ from urllib.parse import urlsplit
 
 import chdb
 
+from ledger.access import Role, StoreUser, UsersFile, UsersFileError
+from ledger.access_rules import TENANT_TABLES_SQL, CredentialsError, refusal, request_credentials, tenant_filters
 from ledger.http_protocol import (
     STREAMABLE_FORMATS,
     RequestError,
@@ -51,19 +59,32 @@ _STOP_WAIT_SECONDS = 10.0
 # Names chDB's Python wrapper turns into Python objects instead of ClickHouse output bytes.
 _PYTHON_FORMATS = frozenset({"dataframe", "arrowtable", "datastore", "debug"})
 _Encoding = tuple[str, Any] | None  # Content-Encoding name and a compressor, or no compression
+_REALM = 'Basic realm="auditledger"'
+_AUTHENTICATION_FAILED = "Authentication failed: password is incorrect, or there is no user with such name"
+
+
+class AuthenticationFailed(RequestError):
+    """What a ClickHouse server answers for missing or wrong credentials; never names the password."""
+
+    def __init__(self) -> None:
+        super().__init__(516, "AUTHENTICATION_FAILED", _AUTHENTICATION_FAILED)
 
 
 class ClickHouseHTTPInterface:
     """Serves ClickHouse's HTTP interface on host:port from the chDB engine at ``path``.
 
-    With ``allow_writes=False`` every query runs with ``readonly=1``, so the engine itself refuses
-    INSERT, DDL, mutations and table functions. There is no authentication.
+    ``access`` is the users file every request authenticates against; ``access=None`` must be said
+    explicitly and serves without authentication (protocol tests). With ``allow_writes=False`` every
+    query runs with ``readonly=1``, so the engine itself refuses INSERT, DDL, mutations and table functions.
     """
 
-    def __init__(self, path: str, host: str = "127.0.0.1", port: int = 0, allow_writes: bool = True) -> None:
+    def __init__(
+        self, path: str, *, access: UsersFile | None, host: str = "127.0.0.1", port: int = 0, allow_writes: bool = True
+    ) -> None:
         # clickhouse-connect's chdb client resolves the path the same way; chDB compares it literally.
         self.path = os.path.realpath(path)
         self.host = host
+        self.access = access
         self.allow_writes = allow_writes
         self.version = ""
         self.timezone = "UTC"
@@ -150,6 +171,26 @@ class ClickHouseHTTPInterface:
             self._active -= 1
             self._lock.notify_all()
 
+    def authenticate(self, headers: Mapping[str, str], query_string: str) -> StoreUser | None:
+        """The request's user; None when serving without a users file. Raises AuthenticationFailed."""
+        if self.access is None:
+            return None
+        try:
+            given = request_credentials(headers, query_string)
+        except CredentialsError as exc:
+            logger.info("refused a request: %s", exc)
+            raise AuthenticationFailed() from None
+        user, password = given or ("default", "")
+        try:
+            found = self.access.authenticate(user, password)
+        except UsersFileError as exc:  # fail closed; the message names the file and user, never a password
+            logger.error("users file unusable, refusing every request: %s", exc)
+            raise AuthenticationFailed() from None
+        if found is None:
+            logger.info("authentication failed")
+            raise AuthenticationFailed()
+        return found
+
     def _readonly(self, method: str, requested: str | None) -> str | None:
         """readonly=1 when writes are off; GET requests get readonly=2 as on a ClickHouse server."""
         if not self.allow_writes:
@@ -158,12 +199,17 @@ class ClickHouseHTTPInterface:
             return "2"
         return requested
 
-    def _connect(self, database: str | None, settings: Mapping[str, str], readonly: str | None) -> Any:
+    def _connect(
+        self, database: str | None, settings: Mapping[str, str], readonly: str | None, user: StoreUser | None = None
+    ) -> Any:
         """A fresh engine connection with the request's database and settings applied."""
         conn = chdb.connect(self.path)
         try:
             if database:
                 conn.query(f"USE {quote(database, '`')}", "TSV")
+            if user is not None and user.read_only:
+                _restrict(conn, user, settings)
+                return conn
             changes = {name: value for name, value in settings.items() if name != "readonly"}
             if readonly is not None:
                 changes["readonly"] = readonly  # last, or it would forbid applying the others
@@ -174,6 +220,32 @@ class ClickHouseHTTPInterface:
             conn.close()
             raise
         return conn
+
+
+def _restrict(conn: Any, user: StoreUser, settings: Mapping[str, str]) -> None:
+    """Tenant filter (analysts), then readonly = 1, then the request's own settings: the engine
+    refuses to change any of them in readonly mode, the tenant filter included."""
+    if user.role is Role.ANALYST:
+        rows = conn.query(TENANT_TABLES_SQL, "JSONCompactEachRow").bytes().decode().splitlines()
+        tables = [(str(db), str(table)) for db, table in map(json.loads, rows)]
+        if tables:
+            conn.query("SET additional_table_filters = " + tenant_filters(tables, user.tenants), "TSV")
+    conn.query("SET readonly = 1", "TSV")
+    if settings:
+        conn.query("SET " + ", ".join(f"{name} = {quote(value, chr(39))}" for name, value in settings.items()), "TSV")
+
+
+def _inspect(conn: Any, user: StoreUser, text: bytes, params: Mapping[str, str], database: str) -> None:
+    """Refuse a read-only user's statement that reads around the tenant filter (see ledger.access_rules)."""
+    try:
+        sql = text.decode()
+    except UnicodeDecodeError:
+        raise RequestError(36, "BAD_ARGUMENTS", "Query text must be UTF-8 for read-only users") from None
+    conn.query(f"SELECT formatQuery({quote(sql, chr(39))})", "TSV")  # parses only: refuses multi-statements
+    dump = conn.query("EXPLAIN AST " + sql, "TSV", params=dict(params)).bytes().decode("utf-8", "replace")
+    reason = refusal(dump, database, analyst=user.role is Role.ANALYST)
+    if reason is not None:
+        raise RequestError(497, "ACCESS_DENIED", f"{user.name}: Not enough privileges: {reason}")
 
 
 class _Server(ThreadingHTTPServer):
@@ -246,6 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _fail(self, ex: BaseException, status: int | None = None) -> None:
         code, text = exception_text(ex, self.server.interface.version)
         headers = {"Content-Type": "text/plain; charset=UTF-8", "X-ClickHouse-Exception-Code": str(code)}
+        if isinstance(ex, AuthenticationFailed):
+            status, headers["WWW-Authenticate"] = 401, _REALM
         self._reply(status or http_status(text), text.encode("utf-8", "replace") + b"\n", headers)
 
     def _serve(self, method: str, query_string: str) -> None:
@@ -256,6 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._streaming = body_read = False
         try:
+            user = interface.authenticate(self.headers, query_string)
             content_type_header = self.headers.get("Content-Type") or ""
             chunks = decode_body(read_body(self.rfile, self.headers), self.headers.get("Content-Encoding"))
             if "multipart/form-data" in content_type_header:
@@ -270,8 +345,10 @@ class _Handler(BaseHTTPRequestHandler):
             if not text.strip():
                 raise RequestError(62, "SYNTAX_ERROR", "Empty query")
             readonly = interface._readonly(method, request.settings.get("readonly"))
-            conn = interface._connect(request.database, request.settings, readonly)
+            conn = interface._connect(request.database, request.settings, readonly, user)
             try:
+                if user is not None and user.read_only and statement.insert_format is None:
+                    _inspect(conn, user, text, request.params, request.database or "default")
                 if statement.insert_format is not None:
                     self._insert(conn, request, text, statement, rest)
                     body_read = True

@@ -34,7 +34,7 @@ Response = tuple[int, dict[str, str], bytes]
 
 @pytest.fixture(scope="module")
 def interface(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseHTTPInterface]:
-    server = ClickHouseHTTPInterface(str(tmp_path_factory.mktemp("ledger-store")))
+    server = ClickHouseHTTPInterface(str(tmp_path_factory.mktemp("ledger-store")), access=None)
     server.start()
     yield server
     server.stop()
@@ -315,7 +315,7 @@ def test_read_only_interface_refuses_writes(
         "CREATE TABLE sneaky (x UInt8) ENGINE = Memory",
         f"INSERT INTO FUNCTION file('{tmp_path}/sneaky.csv', 'CSV', 'x UInt8') VALUES (1)",
     ]
-    with ClickHouseHTTPInterface(interface.path, allow_writes=False) as read_only:
+    with ClickHouseHTTPInterface(interface.path, access=None, allow_writes=False) as read_only:
         reader = http_client(read_only)
         assert reader.command(f"SELECT count() FROM {table}") == 3
         for write in writes:
@@ -331,7 +331,7 @@ def test_read_only_interface_refuses_writes(
 
 
 def test_stop_returns_promptly_despite_keep_alive_connections(interface: ClickHouseHTTPInterface) -> None:
-    second = ClickHouseHTTPInterface(interface.path)
+    second = ClickHouseHTTPInterface(interface.path, access=None)
     second.start()
     c = http_client(second)
     assert c.command("SELECT 1") == 1  # leaves a pooled keep-alive connection open
@@ -348,5 +348,5 @@ def test_a_second_engine_path_in_the_same_process_is_refused(
     interface: ClickHouseHTTPInterface, tmp_path: Path
 ) -> None:
     with pytest.raises(RuntimeError):
-        ClickHouseHTTPInterface(str(tmp_path / "elsewhere")).start()
+        ClickHouseHTTPInterface(str(tmp_path / "elsewhere"), access=None).start()
     assert http_client(interface).command("SELECT 5") == 5

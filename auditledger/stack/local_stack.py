@@ -25,6 +25,7 @@ from auditledger.stack.kafka_broker import KafkaBroker, install_kafka
 from auditledger.stack.prerequisites import ensure_java_and_maven
 from auditledger.stack.processes import free_port, pid_alive, port_free, read_pid, stop_pid_file, tail
 from auditledger.topics import ensure_topics
+from ledger.access import ensure_admin
 from ledger.keyring import ensure_signing_key
 from stream.admission_config import ensure_local_secrets
 from stream.ledger_writer import GROUP_ID as STREAM_GROUP
@@ -48,9 +49,12 @@ class LocalStack:
             return {}
 
     def _save_state(self, state: dict[str, Any]) -> None:
+        """Atomically, mode 0600: it holds the store's admin password for local tools."""
         self.home.mkdir(parents=True, exist_ok=True)
         tmp = self.settings.stack_state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
+        tmp.unlink(missing_ok=True)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(json.dumps(state, indent=2))
         tmp.rename(self.settings.stack_state_path)
 
     def _port(self, state: dict[str, Any], name: str) -> int:
@@ -83,6 +87,11 @@ class LocalStack:
         created = ensure_topics(broker.bootstrap, settings)
         if created:
             self.log(f"created topics: {', '.join(created)}")
+        admin = ensure_admin(settings.users_file_path, state.get("clickhouse_admin"))
+        if admin != state.get("clickhouse_admin"):
+            state["clickhouse_admin"] = admin
+            self._save_state(state)  # before the ledger starts: the password must not exist only in memory
+            self.log(f"store admin {admin['user']!r} set in {settings.users_file_path} (password in stack.json)")
         state["clickhouse_url"] = self._start_ledger(settings, state)
         settings = replace(settings, clickhouse_url=state["clickhouse_url"])
         self._save_state(state)
