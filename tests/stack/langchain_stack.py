@@ -15,10 +15,28 @@ from auditledger.config import Settings
 from producers.background_delivery import BackgroundDelivery
 
 ROW_COLUMNS = (
-    "event_id", "tenant", "actor_subject", "actor_kind", "action_type", "action_name", "target_kind", "prompt",
-    "parameters", "tool_arguments", "query", "response", "attributes", "outcome_status", "outcome_error",
-    "session_id", "run_id", "parent_run_id", "graph_node", "trace_id", "masked",
-)  # fmt: skip
+    "event_id",
+    "tenant",
+    "actor_subject",
+    "actor_kind",
+    "action_type",
+    "action_name",
+    "target_kind",
+    "prompt",
+    "parameters",
+    "tool_arguments",
+    "query",
+    "response",
+    "attributes",
+    "outcome_status",
+    "outcome_error",
+    "session_id",
+    "run_id",
+    "parent_run_id",
+    "graph_node",
+    "trace_id",
+    "masked",
+)
 
 
 @dataclass
@@ -56,13 +74,27 @@ def stored_counts(ch: Any, event_ids: list[str]) -> dict[str, int]:
     return {event_id: int(n) for event_id, n in rows}
 
 
+def replay_json(settings: Settings, session_id: str) -> list[dict[str, Any]]:
+    """`auditledger replay SESSION_ID --json`, as an auditor runs it: one object per record."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditledger.cli", "--home", str(settings.home), "replay", session_id, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
 def verify_ok(settings: Settings, ch: Any) -> dict[str, Any]:
     """Run `auditledger verify --json` once every shard's tail is anchored; returns its report."""
     assert demo.wait_anchored(ch, 60), "a shard's tail stayed without a checkpoint for 60 s"
     proc = subprocess.run(
         [sys.executable, "-m", "auditledger.cli", "--home", str(settings.home), "verify", "--json"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = json.loads(proc.stdout)
     assert proc.returncode == 0, report.get("problems", [])[:5]
     assert report["ok"] is True

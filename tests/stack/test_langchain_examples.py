@@ -14,7 +14,7 @@ from examples import langchain_agent, langgraph_graph
 from producers.background_delivery import BackgroundDelivery
 from producers.langchain_audit import AuditCallbackHandler
 from tests.stack.conftest import wait_for
-from tests.stack.langchain_stack import RecordingDelivery, session_rows, stored_counts, verify_ok
+from tests.stack.langchain_stack import RecordingDelivery, replay_json, session_rows, stored_counts, verify_ok
 
 pytestmark = pytest.mark.stack
 
@@ -120,6 +120,10 @@ def test_langchain_agent_run_is_recorded_in_order_with_links_and_masking(setting
     assert json.loads(rows[6]["response"])["content"] == outcome.answer
     assert json.loads(rows[7]["response"])["answer"] == outcome.answer
     no_raw_secret(rows)
+    replayed = replay_json(settings, outcome.session_id)
+    assert [r["event_id"] for r in replayed] == delivery.event_ids  # replay prints them in the order they happened
+    assert [r["depth"] for r in replayed] == [0, 1, 1, 1, 1, 1, 1, 0]
+    assert replayed[3]["payload"]["tool_arguments"] == rows[3]["tool_arguments"]  # masked, as stored
     verify_ok(settings, ch)
 
 
@@ -165,4 +169,9 @@ def test_langgraph_run_is_recorded_node_by_node_under_its_thread(settings, ch, d
     assert masked_places(rows[2]) == {("payload.query", "detector:email")}
     assert rows[11]["response"].startswith(f"queued reply of {len(langgraph_graph.ANSWER)} characters to [HASH:email:")
     no_raw_secret(rows)
+    replayed = replay_json(settings, outcome.session_id)
+    assert [(r["event_id"], r["graph_node"] or "") for r in replayed] == [
+        (r["event_id"], r["graph_node"]) for r in rows
+    ]
+    assert [r["depth"] for r in replayed] == [0, 1, 2, 2, 1, 1, 2, 2, 1, 1, 2, 2, 1, 0]
     verify_ok(settings, ch)
