@@ -38,7 +38,14 @@ from typing import Any
 from auditledger.config import Settings
 from ledger.clickhouse_client import StoreUnreachableError, store_client
 from ledger.ddl import BINARY_COLUMNS
-from ledger.session_timeline import TIMELINE_COLUMNS, build_tree, flatten, timeline_json_lines, tree_lines
+from ledger.session_timeline import (
+    TIMELINE_COLUMNS,
+    build_tree,
+    flatten,
+    iso_time,
+    timeline_json_lines,
+    tree_lines,
+)
 from schemas import SchemaStore
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_SESSION = 0, 2, 3
@@ -62,7 +69,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--to-topic", metavar="TOPIC",
                    help="re-publish the session's masked events, in order, to this sandbox topic")  # fmt: skip
     p.add_argument("--bootstrap", help="Kafka bootstrap servers for --to-topic (default: the configured ones)")
-    p.add_argument("--width", type=int, default=160, help="text view: cut lines near this width (default 160)")
+    p.add_argument("--width", type=int, default=200, help="text view: cut lines near this width (default 200)")
     p.add_argument("--clickhouse-url",
                    help="ClickHouse HTTP URL (default: the local stack's or AUDITLEDGER_CLICKHOUSE_URL)")  # fmt: skip
     p.set_defaults(run=run)
@@ -178,6 +185,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     first, last = records[0], records[-1]
     print(f"session {args.session_id}  tenant {first['tenant']}  {len(records)} records  "
-          f"{first['occurred_at']} .. {last['occurred_at']}")  # fmt: skip
+          f"{iso_time(first['occurred_at'])} .. {iso_time(last['occurred_at'])}")  # fmt: skip
     sys.stdout.write("".join(line + "\n" for line in tree_lines(build_tree(records), args.width)))
     return EXIT_OK

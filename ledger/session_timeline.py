@@ -106,7 +106,7 @@ def flatten(roots: Sequence[RunNode]) -> list[TimelineEvent]:
     return sorted(placed, key=lambda e: record_order(e.record))
 
 
-def tree_lines(roots: Sequence[RunNode], width: int = 160) -> list[str]:
+def tree_lines(roots: Sequence[RunNode], width: int = 200) -> list[str]:
     """The text view: depth-first, a run's records then its children's, each line indented by depth."""
     lines: list[str] = []
 
@@ -128,7 +128,7 @@ def _ends_run(record: Mapping[str, Any], node: RunNode) -> bool:
     return bool(node.children) and str(record["action_type"]).endswith((".end", ".result", ".response"))
 
 
-def _time(value: Any) -> str:
+def iso_time(value: Any) -> str:
     if isinstance(value, datetime):
         value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -159,7 +159,7 @@ def approval_of(record: Mapping[str, Any]) -> dict[str, Any] | None:
                 "kind": a["kind"],
                 "subject": a["subject"],
                 "verified": bool(a["verified"]),
-                "decided_at": _time(a["decided_at"]),
+                "decided_at": iso_time(a["decided_at"]),
             }
             for a in (_named(a) for a in record.get("approvers") or [])
         ],
@@ -184,7 +184,7 @@ def masked_of(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def event_line(record: Mapping[str, Any], depth: int, width: int = 160) -> str:
+def event_line(record: Mapping[str, Any], depth: int, width: int = 200) -> str:
     """time  shard/seq  <indent>action_type name [node] status [approval] payload preview [masked: ...]"""
     parts = [f"{record['action_type']}"]
     if record.get("action_name"):
@@ -203,7 +203,7 @@ def event_line(record: Mapping[str, Any], depth: int, width: int = 160) -> str:
     payload = next(((f, record[f]) for f in PAYLOAD_FIELDS if record.get(f)), None)
     masked = masked_of(record)
     marker = ("  [masked: " + ", ".join(f"{m['path']} {m['rule']}" for m in masked) + "]") if masked else ""
-    head = f"{_time(record['occurred_at'])}  {record['shard']}/{record['seq']}  {'  ' * depth}{' '.join(parts)}"
+    head = f"{iso_time(record['occurred_at'])}  {record['shard']}/{record['seq']}  {'  ' * depth}{' '.join(parts)}"
     if payload:
         room = max(width - len(head) - len(marker) - len(payload[0]) - 4, 20)
         head += f"  {payload[0]}: {_clip(str(payload[1]), room)}"
@@ -220,8 +220,8 @@ def event_json(event: TimelineEvent, index: int) -> dict[str, Any]:
         "event_id": str(r["event_id"]),
         "shard": int(r["shard"]),
         "seq": int(r["seq"]),
-        "occurred_at": _time(r["occurred_at"]),
-        "sequenced_at": _time(r.get("sequenced_at", "")),
+        "occurred_at": iso_time(r["occurred_at"]),
+        "sequenced_at": iso_time(r.get("sequenced_at", "")),
         "tenant": r.get("tenant"),
         "session_id": r.get("session_id"),
         "run_id": r.get("run_id") or None,
