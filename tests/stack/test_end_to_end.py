@@ -96,7 +96,7 @@ def test_tampering_is_named_by_shard_seq_and_kind(settings, ch, emitted) -> None
 
     _delete(ch, shard, seq)
     code, report = run_verify(settings)
-    assert (code, _problem(report)) == (1, (shard, seq, "missing"))
+    assert (code, _problem(report)) == (1, (shard, seq, "deleted"))  # its leaf is kept and its retention runs on
     ch.insert("ledger_records", [original], column_names=list(RECORD_COLUMNS))
     assert run_verify(settings)[0] == 0
 
