@@ -108,7 +108,7 @@ def _resources(event: Mapping[str, Any]) -> list[dict[str, Any]]:
     name, action_type = event["action"]["name"], event["action"]["type"]
     if name:
         kind = next((k for prefix, k in _RESOURCE_TYPES if action_type.startswith(prefix)), "action")
-        if not found or found[0] != {"name": name, "type": kind}:
+        if not found or found[0]["name"] != name:  # a target named like the tool or model is that one thing
             found.append({"name": name, "type": kind})
     return found
 

@@ -64,8 +64,19 @@ def test_a_plain_consumer_reads_valid_ocsf_at_the_ledger_positions(settings: Set
     expired = idp.expired(datetime.now(UTC))
     events = [
         event("tool.call", "crm_lookup", payload={"tool_arguments": {"customer": 42}}),
-        event("llm.request", "gpt-4o", payload={"prompt": "mail ana.lopez@example.org"}),
-        event("db.query", "run_sql", payload={"query": "SELECT * FROM orders"}),
+        event(
+            "llm.request",
+            "gpt-4o",
+            payload={"prompt": "mail ana.lopez@example.org"},
+            target={"kind": "model_endpoint", "name": "azure-eu/gpt-4o"},
+            correlation={"session_id": f"sess-siem-{uuid.uuid4()}", "run_id": str(uuid.uuid4())},
+        ),
+        event(
+            "db.query",
+            "run_sql",
+            payload={"query": "SELECT * FROM orders"},
+            target={"kind": "database", "name": "pg://analytics/main"},
+        ),
         event("tool.result", "crm_lookup", outcome={"status": "failure", "error": "timed out"}),
         event("tool.call", "crm_lookup", credential={"kind": "oidc_id_token", "token": expired}),
     ]
@@ -100,5 +111,8 @@ def test_a_plain_consumer_reads_valid_ocsf_at_the_ledger_positions(settings: Set
         shard, seq, leaf = stored[alert["event_id"]]
         assert (finding["unmapped"]["ledger"]["shard"], finding["unmapped"]["ledger"]["seq"]) == (shard, seq)
         assert finding["unmapped"]["ledger"]["leaf_hash"] == leaf
+    # `pytest -s` prints a record and a finding as they came off the topic (the README's examples).
+    print(json.dumps(records[events[1]["event_id"]], indent=1))
+    print(json.dumps(findings[str(alerts["identity_unverified"]["alert_id"])], indent=1))
     feed = json.dumps([o for _, o in messages])
     assert expired not in feed and "credential" not in feed
