@@ -48,22 +48,23 @@ def server_statements(
     ``passwords`` holds the server password of each user (the users file keeps only scrypt hashes)."""
     users = sorted((u for u in users if u.role is not Role.ADMIN), key=lambda u: u.name)
     db = _ident(database)
-    out: list[str] = []
-    for user in users:
-        out.append(f"CREATE USER IF NOT EXISTS {_ident(user.name)} {sha256_hash_clause(passwords[user.name])} "
-                   f"DEFAULT DATABASE {db} SETTINGS readonly = 1")  # fmt: skip
-        out.append(f"GRANT SELECT ON {db}.* TO {_ident(user.name)}")
     analysts = [u for u in users if u.role is Role.ANALYST]
+    # Order matters on a live server: users first without grants, then the policy that keeps whole tables
+    # for everybody but the analysts (an analyst sees nothing until their own policy exists), then the
+    # analysts' policies, and the grants last. No step shows an analyst another tenant's rows.
+    out = [f"CREATE USER IF NOT EXISTS {_ident(u.name)} {sha256_hash_clause(passwords[u.name])} "
+           f"DEFAULT DATABASE {db} SETTINGS readonly = 1" for u in users]  # fmt: skip
+    everyone = "ALL" + (" EXCEPT " + ", ".join(_ident(u.name) for u in analysts) if analysts else "")
     for table in tables:
         target = f"{db}.{_ident(table)}"
+        out.append(f"CREATE ROW POLICY OR REPLACE {_ident(UNRESTRICTED_POLICY)} ON {target} FOR SELECT "
+                   f"USING 1 AS permissive TO {everyone}")  # fmt: skip
         for user in analysts:
             tenants = ", ".join(_text(t) for t in user.tenants)
             policy = _ident(f"auditledger_{user.name}_tenants")
             out.append(f"CREATE ROW POLICY OR REPLACE {policy} ON {target} FOR SELECT "
                        f"USING tenant IN ({tenants}) AS permissive TO {_ident(user.name)}")  # fmt: skip
-        everyone = "ALL" + (" EXCEPT " + ", ".join(_ident(u.name) for u in analysts) if analysts else "")
-        out.append(f"CREATE ROW POLICY OR REPLACE {_ident(UNRESTRICTED_POLICY)} ON {target} FOR SELECT "
-                   f"USING 1 AS permissive TO {everyone}")  # fmt: skip
+    out += [f"GRANT SELECT ON {db}.* TO {_ident(u.name)}" for u in users]
     return out
 
 

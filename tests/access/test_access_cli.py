@@ -88,19 +88,22 @@ def test_server_sql_parses_and_carries_no_password(tmp_path: Path, capsys: pytes
     assert "USING 1 AS permissive TO ALL EXCEPT `ana`" in sql
     salt, digest = re.search(r"`ana` IDENTIFIED WITH sha256_hash BY '(\w+)' SALT '(\w+)'", sql).group(2, 1)
     assert hashlib.sha256((passwords["ana"] + salt).encode()).hexdigest() == digest  # what the server checks
-    statements = [s for s in sql.split(";\n") if s.strip() and not s.startswith("--")]
-    statements = [s.split("\n")[-1] for s in statements]
+    code_lines = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    statements = [s.strip() for s in code_lines.split(";\n") if s.strip()]
+    kinds = [s.split(" ")[0] + " " + s.split(" ")[1] for s in statements]
+    assert kinds == ["CREATE USER"] * 2 + ["CREATE ROW"] * 4 + ["GRANT SELECT"] * 2  # grants only after the policies
     engine = chdb.connect(":memory:")
     try:
         for statement in statements:
             engine.query("EXPLAIN AST " + statement, "TSV")  # the server's parser accepts each one
         with pytest.raises(RuntimeError):
-            engine.query("EXPLAIN AST " + statements[-1].replace("FOR SELECT", "FOR SELEKT"), "TSV")
+            policy = [s for s in statements if s.startswith("CREATE ROW")][-1]
+            engine.query("EXPLAIN AST " + policy.replace("FOR SELECT", "FOR SELEKT"), "TSV")
     finally:
         engine.close()
 
 
 def test_server_statements_without_analysts_keep_every_row_for_everyone() -> None:
     statements = server_statements([StoreUser("audrey", Role.AUDITOR, (), "")], {"audrey": "pw-for-audrey"})
-    assert statements[-1].endswith("USING 1 AS permissive TO ALL")
+    assert statements[1].endswith("USING 1 AS permissive TO ALL") and statements[-1].startswith("GRANT SELECT")
     assert all("EXCEPT" not in s for s in statements)
