@@ -18,7 +18,6 @@ inspected first for the paths that filter does not cover (``ledger.access_rules`
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -32,8 +31,8 @@ from urllib.parse import urlsplit
 
 import chdb
 
-from ledger.access import Role, StoreUser, UsersFile, UsersFileError
-from ledger.access_rules import TENANT_TABLES_SQL, CredentialsError, refusal, request_credentials, tenant_filters
+from ledger.access import StoreUser, UsersFile, UsersFileError
+from ledger.access_rules import CredentialsError, request_credentials
 from ledger.http_protocol import (
     STREAMABLE_FORMATS,
     RequestError,
@@ -51,6 +50,7 @@ from ledger.http_protocol import (
     response_encoder,
     summary_header,
 )
+from ledger.read_only_requests import REALM, AuthenticationFailed, inspect_statement, restrict_connection
 
 logger = logging.getLogger(__name__)
 
@@ -59,15 +59,6 @@ _STOP_WAIT_SECONDS = 10.0
 # Names chDB's Python wrapper turns into Python objects instead of ClickHouse output bytes.
 _PYTHON_FORMATS = frozenset({"dataframe", "arrowtable", "datastore", "debug"})
 _Encoding = tuple[str, Any] | None  # Content-Encoding name and a compressor, or no compression
-_REALM = 'Basic realm="auditledger"'
-_AUTHENTICATION_FAILED = "Authentication failed: password is incorrect, or there is no user with such name"
-
-
-class AuthenticationFailed(RequestError):
-    """What a ClickHouse server answers for missing or wrong credentials; never names the password."""
-
-    def __init__(self) -> None:
-        super().__init__(516, "AUTHENTICATION_FAILED", _AUTHENTICATION_FAILED)
 
 
 class ClickHouseHTTPInterface:
@@ -208,7 +199,7 @@ class ClickHouseHTTPInterface:
             if database:
                 conn.query(f"USE {quote(database, '`')}", "TSV")
             if user is not None and user.read_only:
-                _restrict(conn, user, settings)
+                restrict_connection(conn, user, settings)
                 return conn
             changes = {name: value for name, value in settings.items() if name != "readonly"}
             if readonly is not None:
@@ -220,32 +211,6 @@ class ClickHouseHTTPInterface:
             conn.close()
             raise
         return conn
-
-
-def _restrict(conn: Any, user: StoreUser, settings: Mapping[str, str]) -> None:
-    """Tenant filter (analysts), then readonly = 1, then the request's own settings: the engine
-    refuses to change any of them in readonly mode, the tenant filter included."""
-    if user.role is Role.ANALYST:
-        rows = conn.query(TENANT_TABLES_SQL, "JSONCompactEachRow").bytes().decode().splitlines()
-        tables = [(str(db), str(table)) for db, table in map(json.loads, rows)]
-        if tables:
-            conn.query("SET additional_table_filters = " + tenant_filters(tables, user.tenants), "TSV")
-    conn.query("SET readonly = 1", "TSV")
-    if settings:
-        conn.query("SET " + ", ".join(f"{name} = {quote(value, chr(39))}" for name, value in settings.items()), "TSV")
-
-
-def _inspect(conn: Any, user: StoreUser, text: bytes, params: Mapping[str, str], database: str) -> None:
-    """Refuse a read-only user's statement that reads around the tenant filter (see ledger.access_rules)."""
-    try:
-        sql = text.decode()
-    except UnicodeDecodeError:
-        raise RequestError(36, "BAD_ARGUMENTS", "Query text must be UTF-8 for read-only users") from None
-    conn.query(f"SELECT formatQuery({quote(sql, chr(39))})", "TSV")  # parses only: refuses multi-statements
-    dump = conn.query("EXPLAIN AST " + sql, "TSV", params=dict(params)).bytes().decode("utf-8", "replace")
-    reason = refusal(dump, database, analyst=user.role is Role.ANALYST)
-    if reason is not None:
-        raise RequestError(497, "ACCESS_DENIED", f"{user.name}: Not enough privileges: {reason}")
 
 
 class _Server(ThreadingHTTPServer):
@@ -319,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
         code, text = exception_text(ex, self.server.interface.version)
         headers = {"Content-Type": "text/plain; charset=UTF-8", "X-ClickHouse-Exception-Code": str(code)}
         if isinstance(ex, AuthenticationFailed):
-            status, headers["WWW-Authenticate"] = 401, _REALM
+            status, headers["WWW-Authenticate"] = 401, REALM
         self._reply(status or http_status(text), text.encode("utf-8", "replace") + b"\n", headers)
 
     def _serve(self, method: str, query_string: str) -> None:
@@ -348,7 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
             conn = interface._connect(request.database, request.settings, readonly, user)
             try:
                 if user is not None and user.read_only and statement.insert_format is None:
-                    _inspect(conn, user, text, request.params, request.database or "default")
+                    inspect_statement(conn, user, text, request.params, request.database or "default")
                 if statement.insert_format is not None:
                     self._insert(conn, request, text, statement, rest)
                     body_read = True
