@@ -68,7 +68,7 @@ def test_expired_tenant_rows_go_their_leaves_stay_and_the_rest_verifies(client, 
     assert count(client, "SELECT count() FROM ledger_leaves WHERE tenant = 'ephemeral'") == 10
 
     trusted = [TrustedKey(signer.verifier_key)]
-    report, = verify_store(client, trusted, ORIGIN, retention=POLICY, now=datetime.now(UTC))
+    (report,) = verify_store(client, trusted, ORIGIN, retention=POLICY, now=datetime.now(UTC))
     assert report.ok, [p.diagnostics() for p in report.problems]
     assert (report.records, report.pruned, report.checkpoints_checked) == (10, 10, 2)
 
@@ -78,7 +78,7 @@ def test_expired_tenant_rows_go_their_leaves_stay_and_the_rest_verifies(client, 
     assert json.loads(bundle)["leaf_index"] == 18 and head.tree_size == 20
 
     client.command("ALTER TABLE ledger_records DELETE WHERE seq = 4 SETTINGS mutations_sync = 2")
-    report, = verify_store(client, trusted, ORIGIN, retention=POLICY, now=datetime.now(UTC))
+    (report,) = verify_store(client, trusted, ORIGIN, retention=POLICY, now=datetime.now(UTC))
     assert [(p.seq, p.kind) for p in report.problems] == [(4, "deleted")]
 
 

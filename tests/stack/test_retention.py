@@ -143,3 +143,23 @@ def test_a_record_deleted_before_its_retention_ran_out_fails_verification(settin
     assert code == 1
     assert [(p["shard"], p["seq"], p["kind"]) for p in report["problems"]] == [(shard, seq, "deleted")]
     assert "tenant 'acme'" in report["problems"][0]["detail"]
+
+
+def test_stack_up_applies_a_changed_policy_to_existing_topics(settings: Settings) -> None:
+    from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+
+    from auditledger.topics import ensure_topics
+
+    def retention_ms(topic: str) -> str:
+        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+        resource = ConfigResource(ResourceType.TOPIC, topic)
+        return admin.describe_configs([resource])[resource].result(timeout=30)["retention.ms"].value
+
+    longer = replace(settings, retention_tenants="acme=800")
+    try:
+        assert ensure_topics(settings.kafka_bootstrap, longer) == []  # nothing created: all exist
+        assert retention_ms(settings.topics.ledger) == str(800 * 86_400_000)
+        assert retention_ms(settings.topics.checkpoints) == "-1"
+    finally:
+        ensure_topics(settings.kafka_bootstrap, settings)
+    assert retention_ms(settings.topics.ledger) == str(400 * 86_400_000)
