@@ -39,6 +39,10 @@ from producers.spool import DEFAULT_MAX_BYTES, DiskSpool
 from schemas import SchemaStore
 
 log = logging.getLogger(__name__)
+# librdkafka's own log (a "connection refused" every backoff while the broker is away): for applications that
+# configure logging; without configuration it stays quiet rather than flooding stderr. Our reports use `log`.
+client_log = logging.getLogger(f"{__name__}.librdkafka")
+client_log.addHandler(logging.NullHandler())
 
 _FRAME_HEAD = struct.Struct(">BH")  # event id length, key length
 _RETRY_CODES = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT}
@@ -105,7 +109,7 @@ class BackgroundDelivery:
             "linger.ms": 5,
             "compression.type": "lz4",
             "queue.buffering.max.messages": max(max_in_flight * 2, 1000),
-            "logger": logging.getLogger(f"{__name__}.librdkafka"),
+            "logger": client_log,
             "error_cb": self._on_client_error,
         }
         self._config.update(extra_config or {})
