@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -114,6 +115,7 @@ class LedgerWriter:
             siem=OcsfFeed(OcsfProduct.installed(settings.log_origin)),
         )
         self._assignment_changed = False
+        self._reported: dict[int, float] = {}
 
     def _recover(self, shard: int):
         chain = self._recovery(shard)
@@ -159,9 +161,11 @@ class LedgerWriter:
         for msg in messages:
             err = msg.error()
             if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise KafkaException(err)
+                if err.fatal():  # e.g. a static member fenced after a broker restart: rebuild (stream/services.py)
+                    raise KafkaException(err)
+                if err.code() != KafkaError._PARTITION_EOF:  # transient (broker away): librdkafka retries
+                    self._report_transient(err)
+                continue
             role = self._source_role[msg.topic()]
             raws.append(RawEvent(msg.partition(), msg.offset(), msg.value(), _appended_at(msg), topic=role))
             last[(msg.topic(), msg.partition())] = msg.offset()
@@ -191,6 +195,13 @@ class LedgerWriter:
         if result.dead_lettered or result.skipped_redelivered or result.alerts:
             log.warning("batch: %d sequenced, %d alerts, %d dead-lettered, %d redelivered inputs skipped",
                         result.appended, result.alerts, result.dead_lettered, result.skipped_redelivered)  # fmt: skip
+
+    def _report_transient(self, err: KafkaError) -> None:
+        """Log a transient consumer error once per kind and minute, not once per poll."""
+        now = time.monotonic()
+        if now - self._reported.get(err.code(), -60.0) >= 60.0:
+            self._reported[err.code()] = now
+            log.warning("consumer: %s (transient; retrying)", err.str())
 
     def _produce(self, topic: str, value: bytes | None, partition: int, key: bytes | None = None) -> None:
         while True:

@@ -10,24 +10,30 @@ import mode
 
 from stream.app import app, settings
 from stream.ledger_writer import LedgerWriter
+from stream.writer_supervisor import supervise
 
 
 @app.service
 class LedgerWriterService(mode.Service):
-    """Runs LedgerWriter in a thread for the life of the worker; if it dies, the worker dies too
-    (a worker that stays up with its ledger path stopped would look healthy and do nothing)."""
+    """Runs LedgerWriter in a thread for the life of the worker. A Kafka error rebuilds the writer
+    (stream/writer_supervisor.py); anything else kills the worker too (a worker that stays up with its
+    ledger path stopped would look healthy and do nothing)."""
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     async def on_start(self) -> None:
-        writer = LedgerWriter(settings, worker_id=os.environ.get("AUDITLEDGER_STREAM_WORKER_ID", "0"))
+        worker_id = os.environ.get("AUDITLEDGER_STREAM_WORKER_ID", "0")
+        built = [LedgerWriter(settings, worker_id=worker_id)]  # a bad policy or key fails the start, not a thread
         loop = asyncio.get_running_loop()
+
+        def writer() -> LedgerWriter:
+            return built.pop() if built else LedgerWriter(settings, worker_id=worker_id)
 
         def run() -> None:
             try:
-                writer.run(self._stop)
+                supervise(writer, self._stop)
             except BaseException as exc:  # reported to the worker, which exits non-zero
                 loop.call_soon_threadsafe(lambda e=exc: asyncio.ensure_future(self.crash(e)))
 

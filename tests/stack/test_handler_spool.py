@@ -109,12 +109,6 @@ def test_every_event_reaches_kafka_once_and_in_order_after_the_outage(outage: Ou
     assert session == outage.during_ids  # one session is one partition: in the order it happened
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stream worker: after a broker restart its ledger consumer gets the fatal 'Static consumer fenced by "
-    "other consumer with same group.instance.id' (stream/ledger_writer.py) and stops consuming while the process "
-    "stays up, so the events reach audit.events but not the ledger",
-)
 def test_every_event_is_in_the_ledger_once_after_the_outage(outage: Outage) -> None:
     processes = outage.stack.status()["processes"]
     assert processes["stream"]["running"], "the stream worker died while the broker was away"
