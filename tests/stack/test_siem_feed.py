@@ -83,7 +83,8 @@ def test_a_plain_consumer_reads_valid_ocsf_at_the_ledger_positions(settings: Set
     with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:
         for e in events:
             emitter.emit(e)
-    unapproved = flow.action(query="DROP TABLE customers")  # covered by prod-sql-writes, never approved
+    # Covered by prod-sql-writes and never approved; a unique table, so no other test's request has its fingerprint.
+    unapproved = flow.action(query=f"DROP TABLE customers_{uuid.uuid4().hex}")
     ids = [e["event_id"] for e in (*events, unapproved)]
     stored = wait_for(lambda: len(found := positions(ch, ids)) == len(ids) and found, 90, "events in ClickHouse")
     alerts = {a["kind"]: a for i in (events[-1]["event_id"], unapproved["event_id"]) for a in alerts_of(settings, i)}
