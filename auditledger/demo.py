@@ -169,5 +169,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print("                       .venv/bin/auditledger verify --keys keys.txt")
     print(f"                       .venv/bin/auditledger prove {ids[0]} --json > bundle.json")
     print("                       .venv/bin/auditledger verify-proof bundle.json --keys keys.txt")
-    print(f"                       curl '{settings.clickhouse_url}/?query=SELECT+count()+FROM+ledger_records'")
+    print("                       .venv/bin/auditledger query --since 1h --action-type 'tool.*' --limit 5")
+    print("                       .venv/bin/auditledger access add-analyst ana --tenant acme   # a read-only login")
     return 0 if summary["ok"] else 1
