@@ -10,16 +10,14 @@ and the changelog records. Its last line is machine-readable. No servers: the st
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import random
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.masking_throughput import agent_event, best_of  # noqa: E402
+from benchmarks.masking_throughput import agent_events, best_of, step_arguments  # noqa: E402
 from ledger.signed_note import NoteSigner  # noqa: E402
 from schemas import SchemaStore  # noqa: E402
 from schemas.action_fingerprint import REQUEST_ATTRIBUTE, event_fingerprint  # noqa: E402
@@ -54,14 +52,10 @@ def approved_book(datums: list[dict], start: datetime) -> ApprovalBook:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--runs", type=int, default=3, help="repeat each measurement, keep the fastest")
-    args = parser.parse_args()
+    args = step_arguments(__doc__ or "")
     store = SchemaStore()
-    rnd = random.Random(6)
     start = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    datums = [agent_event(rnd, i, start) for i in range(args.events)]
+    datums = agent_events(args.events, seed=6)
     for i, d in enumerate(datums[::10]):
         d["payload"]["attributes"][REQUEST_ATTRIBUTE] = f"req-{i}"
     encoded = [store.encode("AuditEvent", d) for d in datums]

@@ -99,15 +99,25 @@ def best_of(runs: int, work) -> float:
     return best
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def step_arguments(description: str) -> argparse.Namespace:
+    """The options every stream-step benchmark takes: how many events, how many runs."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=3, help="repeat each measurement, keep the fastest")
-    args = parser.parse_args()
-    store = SchemaStore()
-    rnd = random.Random(5)
+    return parser.parse_args()
+
+
+def agent_events(count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` agent events (AuditEvent datums) of about 1 KB, the same for the same seed."""
+    rnd = random.Random(seed)
     start = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    datums = [agent_event(rnd, i, start) for i in range(args.events)]
+    return [agent_event(rnd, i, start) for i in range(count)]
+
+
+def main() -> int:
+    args = step_arguments(__doc__ or "")
+    store = SchemaStore()
+    datums = agent_events(args.events, seed=5)
     encoded = [store.encode("AuditEvent", d) for d in datums]
     n = len(encoded)
     size = sum(map(len, encoded)) / n

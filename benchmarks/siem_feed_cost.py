@@ -12,11 +12,9 @@ and prints the feed's share of the step. Its last line is machine-readable. No s
 
 from __future__ import annotations
 
-import argparse
 import gc
 import hashlib
 import json
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.masking_throughput import agent_event, best_of  # noqa: E402
+from benchmarks.masking_throughput import agent_events, best_of, step_arguments  # noqa: E402
 from ledger.signed_note import NoteSigner  # noqa: E402
 from schemas import SchemaStore  # noqa: E402
 from stream.ocsf import OcsfProduct, encode_json  # noqa: E402
@@ -44,14 +42,9 @@ def each(work: Callable[[Any], object], items: list[Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--runs", type=int, default=3, help="repeat each measurement, keep the fastest")
-    args = parser.parse_args()
+    args = step_arguments(__doc__ or "")
     store = SchemaStore()
-    rnd = random.Random(7)
-    start = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    datums = [agent_event(rnd, i, start) for i in range(args.events)]
+    datums = agent_events(args.events, seed=7)
     encoded = [store.encode("AuditEvent", d) for d in datums]
     n = len(encoded)
     signer = NoteSigner.generate("bench/log")
