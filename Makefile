@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/verifier_throughput.py
 	$(BIN)/python benchmarks/masking_throughput.py
 	$(BIN)/python benchmarks/approval_join_cost.py
+	$(BIN)/python benchmarks/handler_overhead.py
 	$(BIN)/python benchmarks/siem_feed_cost.py
 
 clean: down
