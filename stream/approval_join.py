@@ -44,6 +44,11 @@ class ApprovalJoin:
         self.policy = policy
         self.book = book
         self._late_window = timedelta(seconds=policy.late_window_s)
+        self._forget_after = timedelta(seconds=policy.forget_after_s)
+
+    def forget_idle(self, now: datetime) -> int:
+        """Forget requests and awaiting actions with no step for the policy's forget_after_s."""
+        return self.book.forget_idle(now - self._forget_after)
 
     def judge(
         self, event: Mapping[str, Any], shard: int, seq: int, now: datetime

@@ -31,6 +31,7 @@ from stream.validation import RejectedEvent, decode_event
 
 OutputRole = Literal["ledger", "deadletter", "checkpoints", "alerts", "approvals_state", "siem"]
 SourceTopic = Literal["events", "approvals"]
+FORGET_SWEEP_EVERY_S = 60.0  # how often a batch also drops idle requests from the approval table
 ALERT_NAMESPACE = uuid.UUID("6f1d8a52-3c0e-4d5e-9a43-2b7c1f0e9d11")
 
 
@@ -97,6 +98,7 @@ class LedgerSequencer:
         self._monotonic = monotonic
         self._chains: dict[int, ShardChain] = {}
         self._siem = siem  # audit.siem (OCSF JSON): one message per record and per alert, when given
+        self._last_forget_s = float("-inf")  # the first batch sweeps the approval table for idle requests
 
     def forget_all(self) -> None:
         """After a rebalance another worker may have written; the next batch recovers again."""
@@ -119,6 +121,9 @@ class LedgerSequencer:
         result = BatchResult(outputs=[])
         now = self._clock()
         touched: set[int] = set()
+        if self._monotonic() - self._last_forget_s >= FORGET_SWEEP_EVERY_S:
+            self._last_forget_s = self._monotonic()
+            self.approvals.forget_idle(now)  # before the batch: it is judged against the table it commits
         for raw in sorted(batch, key=lambda r: r.topic != "approvals"):  # steps first: actions join what they decided
             chain = self.ensure_shard(raw.partition)
             if chain.already_consumed(raw.offset, raw.topic):

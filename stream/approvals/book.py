@@ -8,6 +8,7 @@ disagree. If that transaction aborts, `rollback` puts back what the batch change
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from stream.approvals.state import placeholder_id
@@ -58,6 +59,14 @@ class ApprovalBook:
             if key not in self._undo:
                 self._undo[key] = self._states[key]
             self._set(key, None)
+
+    def forget_idle(self, before: datetime) -> int:
+        """Remove every state with no change since `before` (a change like any other: the changelog gets a
+        tombstone, and a rollback puts it back). Bounds the table: closed requests do not stay forever."""
+        idle = [key for key, state in self._states.items() if state["updated_at"] < before]
+        for key in idle:
+            self.remove(key)
+        return len(idle)
 
     def changes(self) -> list[tuple[str, dict[str, Any] | None]]:
         """What changed since the last commit or rollback, to write to the changelog (None: delete)."""

@@ -24,6 +24,9 @@ RISK_LEVELS = ("low", "medium", "high", "critical")
 SQL_ACTION_TYPE = "db.query"
 APPROVAL_ACTION_PREFIX = "approval."
 DEFAULT_LATE_WINDOW_S = 900
+# Idle requests are forgotten after the raw steps' own retention on audit.approvals (7 days): after that,
+# nothing could be folded into them again anyway. It bounds the table.
+DEFAULT_FORGET_AFTER_S = 7 * 24 * 3600
 MAX_CACHED_QUERY_CHARS = 65536  # longer queries are classified again each time rather than held in the cache
 
 
@@ -138,15 +141,22 @@ class ApprovalRule:
 
 @dataclass(frozen=True)
 class ApprovalPolicy:
-    """The rules in file order, and how long after a covered action a late approval still clears it."""
+    """The rules in file order, how long after a covered action a late approval still clears it, and how long
+    a request (or an unapproved action awaiting one) may sit without any step before the table forgets it."""
 
     rules: tuple[ApprovalRule, ...] = ()
     late_window_s: int = DEFAULT_LATE_WINDOW_S
+    forget_after_s: int = DEFAULT_FORGET_AFTER_S
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(self.rules))
         if isinstance(self.late_window_s, bool) or not isinstance(self.late_window_s, int) or self.late_window_s < 0:
             raise ValueError(f"late_window_s must be a non-negative integer, not {self.late_window_s!r}")
+        if isinstance(self.forget_after_s, bool) or not isinstance(self.forget_after_s, int):
+            raise ValueError(f"forget_after_s must be an integer, not {self.forget_after_s!r}")
+        if self.forget_after_s < max(self.late_window_s, 1):
+            raise ValueError(f"forget_after_s {self.forget_after_s} is shorter than late_window_s "
+                             f"{self.late_window_s}: a late approval could not find what it clears")  # fmt: skip
         names = [rule.name for rule in self.rules]
         if duplicates := sorted({name for name in names if names.count(name) > 1}):
             raise ValueError(f"duplicate approval rule names: {', '.join(duplicates)}")

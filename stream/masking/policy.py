@@ -38,6 +38,7 @@ A policy is a YAML mapping (every key optional except `version`):
           email_claim: email
     approvals:              # just-in-time approvals (stream/approvals): which actions need one, from whom
       late_window_s: 900    # an approval up to this long after its action still clears the violation (integer >= 0)
+      forget_after_s: 604800   # a request with no step for this long leaves the table (>= late_window_s; 7 days)
       rules:                # the first rule, in file order, that matches an action covers it
         - name: prod-db-writes                 # unique; letters, digits, '.', '_', '-'
           action_types: [db.query]             # criteria, each optional: all given must match,
@@ -97,6 +98,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stream.approvals.rules import (
     APPROVAL_ACTION_PREFIX,
+    DEFAULT_FORGET_AFTER_S,
     DEFAULT_LATE_WINDOW_S,
     RISK_LEVELS,
     SQL_ACTION_TYPE,
@@ -163,7 +165,7 @@ IDENTITY_KEYS = (
     "issuers",
 )
 ISSUER_KEYS = ("issuer", "audiences", "jwks_file", "jwks_url", "tenants", "groups_claim", "email_claim")
-APPROVALS_KEYS = ("late_window_s", "rules")
+APPROVALS_KEYS = ("late_window_s", "forget_after_s", "rules")
 APPROVAL_RULE_KEYS = (
     "name",
     "action_types",
@@ -929,14 +931,22 @@ class _PolicyReader:
         return tuple(issuers)
 
     def approvals(self, node: Node) -> ApprovalPolicy:
-        entries = self.optional_mapping(node, "approvals", APPROVALS_KEYS, "a mapping (late_window_s, rules)")
+        what = "a mapping (late_window_s, forget_after_s, rules)"
+        entries = self.optional_mapping(node, "approvals", APPROVALS_KEYS, what)
         late_window_s = DEFAULT_LATE_WINDOW_S
         rules: tuple[ApprovalRule, ...] = ()
         if "late_window_s" in entries:
             late_window_s = self.integer(entries["late_window_s"][1], "approvals.late_window_s", 0)
+        forget_after_s = max(DEFAULT_FORGET_AFTER_S, late_window_s)
+        if "forget_after_s" in entries:
+            node = entries["forget_after_s"][1]
+            forget_after_s = self.integer(node, "approvals.forget_after_s", 1)
+            if forget_after_s < late_window_s:
+                self.fail(node, "approvals.forget_after_s",
+                          f"want at least late_window_s ({late_window_s}), got {forget_after_s}")  # fmt: skip
         if "rules" in entries:
             rules = self.approval_rules(entries["rules"][1], "approvals.rules")
-        return ApprovalPolicy(rules=rules, late_window_s=late_window_s)
+        return ApprovalPolicy(rules=rules, late_window_s=late_window_s, forget_after_s=forget_after_s)
 
     def approval_rules(self, node: Node, path: str) -> tuple[ApprovalRule, ...]:
         items = self.sequence(node, path, "a list of approval rules", allow_null=True)

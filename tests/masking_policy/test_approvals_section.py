@@ -87,6 +87,29 @@ def test_late_window_zero_is_allowed() -> None:
     assert parse_policy(doc("late_window_s: 0\n")).approvals.late_window_s == 0
 
 
+def test_idle_requests_are_forgotten_after_seven_days_unless_the_policy_says_otherwise() -> None:
+    assert parse_policy(doc("late_window_s: 60\n")).approvals.forget_after_s == 7 * 24 * 3600
+    assert parse_policy(doc("late_window_s: 60\nforget_after_s: 86400\n")).approvals.forget_after_s == 86400
+    # a late window longer than the default horizon stretches it: a late approval must find what it clears
+    assert parse_policy(doc("late_window_s: 1209600\n")).approvals.forget_after_s == 1209600
+
+
+def test_forget_after_must_cover_the_late_window() -> None:
+    error = refused(doc("late_window_s: 600\nforget_after_s: 300\n"), 5, "approvals.forget_after_s")
+    assert error.reason == "want at least late_window_s (600), got 300"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "1.5", "'60'"])
+def test_forget_after_must_be_a_positive_integer(value: str) -> None:
+    error = refused(doc(f"forget_after_s: {value}\n"), 4, "approvals.forget_after_s")
+    assert "positive integer" in error.reason
+
+
+def test_a_policy_built_in_code_refuses_a_horizon_shorter_than_the_late_window() -> None:
+    with pytest.raises(ValueError, match="shorter than late_window_s"):
+        ApprovalPolicy(late_window_s=600, forget_after_s=60)
+
+
 # ----------------------------------------------------------------------------------------- refusals
 
 
@@ -97,7 +120,7 @@ def test_the_section_must_be_a_mapping() -> None:
 
 def test_unknown_key_in_the_section() -> None:
     error = refused(doc("late_window_s: 60\nlate_window: 60\n"), 5, "approvals.late_window")
-    assert error.reason == "unknown key 'late_window'; known keys: late_window_s, rules"
+    assert error.reason == "unknown key 'late_window'; known keys: late_window_s, forget_after_s, rules"
 
 
 @pytest.mark.parametrize("value", ["-1", "1.5", "'60'", "true"])
