@@ -62,9 +62,8 @@ def idp() -> TokenFactory:
     return TokenFactory()
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterator[LocalStack]:
-    home = tmp_path_factory.mktemp("stack")
+def started_stack(home: Path, idp: TokenFactory) -> LocalStack:
+    """A stack in `home` with the test policy, up; its `settings` point at its servers. The caller downs it."""
     jwks = idp.write_jwks(home / "idp-jwks.json")
     policy = home / "policy.yaml"
     policy.write_text(POLICY.format(issuer=idp.issuer, audience=idp.audience, jwks=jwks), encoding="utf-8")
@@ -73,6 +72,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterat
     status = local.up()
     local.settings = replace(settings, kafka_bootstrap=status["kafka_bootstrap"],
                              clickhouse_url=status["clickhouse_url"])  # fmt: skip
+    return local
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterator[LocalStack]:
+    local = started_stack(tmp_path_factory.mktemp("stack"), idp)
     try:
         yield local
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pytest
 
@@ -22,7 +22,7 @@ from producers.background_delivery import BackgroundDelivery
 from producers.langchain_audit import AuditCallbackHandler
 from schemas import SchemaStore
 from tests.identity.token_factory import TokenFactory
-from tests.stack.conftest import POLICY, topic_bytes, wait_for
+from tests.stack.conftest import started_stack, topic_bytes, wait_for
 from tests.stack.langchain_stack import RecordingDelivery, session_rows, stored_counts, verify_ok
 
 pytestmark = pytest.mark.stack
@@ -43,16 +43,7 @@ class Outage:
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterator[LocalStack]:
-    home = tmp_path_factory.mktemp("outage-stack")
-    jwks = idp.write_jwks(home / "idp-jwks.json")
-    policy = home / "policy.yaml"
-    policy.write_text(POLICY.format(issuer=idp.issuer, audience=idp.audience, jwks=jwks), encoding="utf-8")
-    settings = Settings(home=home, partitions=3, checkpoint_every_ms=500, policy_file=str(policy))
-    local = LocalStack(settings, log=lambda m: None)
-    status = local.up()
-    local.settings = replace(
-        settings, kafka_bootstrap=status["kafka_bootstrap"], clickhouse_url=status["clickhouse_url"]
-    )
+    local = started_stack(tmp_path_factory.mktemp("outage-stack"), idp)
     try:
         yield local
     finally:
