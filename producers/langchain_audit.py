@@ -23,6 +23,7 @@ from producers import genai_attributes as ga
 from producers import langchain_payloads as lp
 from producers import langgraph_audit as lg
 from producers.langchain_runs import Identity, Run, RunTable, audit_event
+from producers.spool import SpoolError
 
 try:
     from langchain_core.callbacks import BaseCallbackHandler
@@ -88,7 +89,9 @@ class AuditCallbackHandler(BaseCallbackHandler):
         try:
             self.delivery.submit(datum)
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
+            # A spool error names only the directory and sizes; any other (an Avro encoding error quotes the
+            # value it could not encode) is reported by type, so no event content reaches logs or callbacks.
+            reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, SpoolError) else type(exc).__name__
             log.error("audit event %s (%s) was not spooled: %s", datum["event_id"], action_type, reason)
             if self.on_delivery_error is not None:
                 self.on_delivery_error(datum["event_id"], reason)

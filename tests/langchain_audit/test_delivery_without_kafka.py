@@ -140,3 +140,24 @@ def test_refused_event_is_set_aside_reported_and_does_not_block_the_queue(tmp_pa
 
 def test_frame_round_trip() -> None:
     assert unframe(frame("e-1", b"sess-9", b"\x00value")) == ("e-1", b"sess-9", b"\x00value")
+
+
+class RefusingDelivery:
+    """A delivery whose encoder fails the way fastavro does: its message quotes the value it refused."""
+
+    def submit(self, datum) -> str:
+        raise ValueError(f"{datum['payload']['prompt']!r} (type <class 'str'>) do not match ['null', 'int']")
+
+
+def test_an_encoding_failure_is_reported_by_type_never_with_the_event_content(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    errors: list[tuple[str, str]] = []
+    handler = make_handler(
+        RefusingDelivery(), on_delivery_error=lambda event_id, reason: errors.append((event_id, reason))
+    )
+    with caplog.at_level(logging.ERROR, logger="producers.langchain_audit"):
+        run_with_limit(lambda: small_agent().invoke(SECRET_PROMPT, {"callbacks": [handler]}))
+    assert errors and all(reason == "ValueError" for _, reason in errors)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "ValueError" in logged and "hunter2" not in logged
