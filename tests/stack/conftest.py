@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from auditledger import demo
 from auditledger.config import Settings
 from auditledger.stack.local_stack import LocalStack
 from ledger.clickhouse_client import store_client
+from producers.emitter import AuditEmitter
 from stream.partition_reader import read_to_end, tail_consumer
 from tests.identity.token_factory import TokenFactory
 
@@ -116,3 +118,15 @@ def topic_bytes(settings: Settings, topic: str) -> list[bytes]:
         return [value or b"" for p in partitions for _, value in read_to_end(consumer, topic, p, 0, timeout_s=60)]
     finally:
         consumer.close()
+
+
+def emit_stored_anchored(settings: Settings, ch, events: list[dict], timeout_s: float = 120) -> list[str]:
+    """Emit `events`, wait until every one is in ClickHouse and under a signed checkpoint; their ids."""
+    with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:
+        for e in events:
+            emitter.emit(e)
+        assert len(emitter.flush()) == len(events)
+    ids = [e["event_id"] for e in events]
+    wait_for(lambda: demo.count_stored_ids(ch, ids) == len(ids), timeout_s, f"{len(ids)} events stored")
+    assert demo.wait_anchored(ch, 60)
+    return ids

@@ -10,12 +10,10 @@ import time
 
 import pytest
 
-from auditledger import demo
 from auditledger.config import Settings
 from ledger.signed_note import SignedNote
 from producers.demo_session import demo_events
-from producers.emitter import AuditEmitter
-from tests.stack.conftest import wait_for
+from tests.stack.conftest import emit_stored_anchored
 
 pytestmark = pytest.mark.stack
 
@@ -26,14 +24,7 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
 
 
 def emit_and_anchor(settings: Settings, ch, n: int, seed: int) -> None:
-    events = list(demo_events(n, sessions=12, seed=seed))
-    with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:
-        for e in events:
-            emitter.emit(e)
-        emitter.flush()
-    ids = [e["event_id"] for e in events]
-    wait_for(lambda: demo.count_stored_ids(ch, ids) == n, 120, f"{n} events stored")
-    assert demo.wait_anchored(ch, 60)
+    emit_stored_anchored(settings, ch, list(demo_events(n, sessions=12, seed=seed)))
 
 
 def newest_signers(ch) -> set[str]:

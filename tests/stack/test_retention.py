@@ -22,14 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from auditledger import demo
 from auditledger.config import Settings
 from ledger.clickhouse_client import store_client
 from ledger.ddl import ensure_schema
 from ledger.retention import RetentionPolicy
 from producers.demo_session import demo_events
-from producers.emitter import AuditEmitter
-from tests.stack.conftest import wait_for
+from tests.stack.conftest import emit_stored_anchored
 
 pytestmark = pytest.mark.stack
 SHORT = RetentionPolicy.build(tenants={"ephemeral": 0}, allow_short=True)
@@ -56,13 +54,7 @@ def emitted(settings: Settings, ch) -> dict[str, list[str]]:
         session = e["correlation"]["session_id"]
         events.append({**e, "tenant": "ephemeral" if seen[session] % 3 == 1 else "acme"})
         seen[session] += 1
-    with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:
-        for e in events:
-            emitter.emit(e)
-        assert len(emitter.flush()) == len(events)
-    ids = [e["event_id"] for e in events]
-    wait_for(lambda: demo.count_stored_ids(ch, ids) == len(ids), 120, "90 events stored")
-    assert demo.wait_anchored(ch, 60)
+    emit_stored_anchored(settings, ch, events)
     by_tenant: dict[str, list[str]] = {}
     for e in events:
         by_tenant.setdefault(e["tenant"], []).append(e["event_id"])

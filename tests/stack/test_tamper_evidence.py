@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from auditledger import demo
 from auditledger.config import Settings
 from ledger.ddl import BINARY_COLUMNS, CHECKPOINT_COLUMNS, RECORD_COLUMNS
 from ledger.entry import encode_entry, entry_leaf_hash
@@ -22,10 +21,9 @@ from ledger.projection import checkpoint_row, record_row
 from ledger.signed_note import NoteSigner, SignedNote
 from ledger.tree_head import TreeHead
 from producers.demo_session import demo_events
-from producers.emitter import AuditEmitter
 from schemas import SchemaStore
 from stream.shard_chain import ShardChain
-from tests.stack.conftest import wait_for
+from tests.stack.conftest import emit_stored_anchored
 
 pytestmark = pytest.mark.stack
 COL = {name: i for i, name in enumerate(RECORD_COLUMNS)}
@@ -79,14 +77,7 @@ def replace_shard(ch, shard: int, rows: list, checkpoints: list) -> None:
 
 @pytest.fixture(scope="module")
 def ledger_ready(settings: Settings, ch) -> None:
-    events = list(demo_events(600, sessions=24, seed=23))
-    with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:
-        for e in events:
-            emitter.emit(e)
-        assert len(emitter.flush()) == len(events)
-    ids = [e["event_id"] for e in events]
-    wait_for(lambda: demo.count_stored_ids(ch, ids) == len(ids), 120, "600 events stored")
-    assert demo.wait_anchored(ch, 60)
+    emit_stored_anchored(settings, ch, list(demo_events(600, sessions=24, seed=23)))
     code, report = verify(settings)
     assert code == 0, report["problems"][:3]
 
