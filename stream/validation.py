@@ -93,10 +93,14 @@ def event_problem(event: dict[str, Any], now: datetime) -> str | None:
                 return "payload.parameters is JSON but not an object"
         except ValueError:
             return "payload.parameters is not valid JSON"
+        except RecursionError:  # the json module recurses per level: thousands of levels exhaust the stack
+            return "payload.parameters is JSON nested too deep to parse"
     arguments = event["payload"]["tool_arguments"]
     if arguments is not None:
         try:
             json.loads(arguments)
         except ValueError:
             return "payload.tool_arguments is not valid JSON"
+        except RecursionError:
+            return "payload.tool_arguments is JSON nested too deep to parse"
     return None

@@ -254,8 +254,8 @@ def _find_phone(text: str, lower: str, shape: bytes, out: list[Finding]) -> None
                 continue
             if start >= 2 and shape[start - 1] in b"-." and text[start - 2] == "1" and _bounded_left(shape, start - 2):
                 start -= 2  # 1-800-555-0199
-            elif not _bounded_left(shape, start, b".-+"):
-                continue
+            elif pattern is _NANP_DASHED and not _bounded_left(shape, start, b".-+"):
+                continue  # a parenthesised area code is bounded by its "(" (an ANSI colour code may touch it)
             out.append(Finding(start, end, "phone", start, end))
 
 
