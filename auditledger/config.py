@@ -39,6 +39,13 @@ class TopicNames:
 class Settings:
     home: Path = field(default_factory=lambda: Path(".stack").resolve())
     kafka_bootstrap: str = ""
+    kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT, SASL_SSL (auditledger/kafka_security.py)
+    kafka_sasl_mechanism: str = ""  # SCRAM-SHA-512 (default for SASL), SCRAM-SHA-256, PLAIN
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = field(default="", repr=False)  # never in a repr or a log line; children get it by env
+    kafka_ssl_ca_file: str = ""
+    kafka_ssl_cert_file: str = ""  # with kafka_ssl_key_file: a client certificate (mTLS)
+    kafka_ssl_key_file: str = ""
     clickhouse_url: str = ""
     clickhouse_database: str = "default"
     clickhouse_user: str = ""
@@ -249,6 +256,8 @@ def with_stack_credentials(settings: Settings, state: dict[str, Any] | None = No
 
 # Not handed to child processes: none of them needs it (the ledger owns the store in-process), and a
 # child's environment is easy to leak into a log or a crash report.
+# kafka_sasl_password is handed on: the stream worker and the ledger's sink need it to reach the broker
+# (by environment, never on a command line).
 _SECRETS = frozenset({"clickhouse_password"})
 
 

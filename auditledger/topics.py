@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
 from auditledger.config import Settings
+from auditledger.kafka_security import client_security
 
 FOREVER = "-1"
 
@@ -52,7 +53,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 
 def ensure_topics(bootstrap: str, settings: Settings, timeout_s: float = 30.0) -> list[str]:
     """Create missing topics; returns the names created. A wrong partition count is an error."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **client_security(settings), "log_level": 3})
     existing = admin.list_topics(timeout=timeout_s).topics
     wanted = topic_specs(settings)
     for spec in wanted:

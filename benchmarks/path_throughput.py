@@ -27,6 +27,7 @@ from confluent_kafka import Producer  # noqa: E402
 
 from auditledger.config import load_settings  # noqa: E402
 from auditledger.demo import stored_records, wait_queryable  # noqa: E402
+from auditledger.kafka_security import client_security  # noqa: E402
 from auditledger.stack.local_stack import LocalStack  # noqa: E402
 from ledger.clickhouse_client import store_client  # noqa: E402
 from ledger.signed_note import NoteSigner  # noqa: E402
@@ -78,7 +79,8 @@ def main() -> int:
 
     status = LocalStack(settings, log=lambda m: print(m, file=sys.stderr)).up()
     settings = replace(settings, kafka_bootstrap=status["kafka_bootstrap"], clickhouse_url=status["clickhouse_url"])
-    bare = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5, "enable.idempotence": True})
+    bare = Producer({"bootstrap.servers": settings.kafka_bootstrap, **client_security(settings), "linger.ms": 5,
+                     "enable.idempotence": True})
     t = time.perf_counter()
     for b in encoded:
         while True:

@@ -55,10 +55,13 @@ def publish(bootstrap: str, topic: str, items: list[ExportedCheckpoint], exporte
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    from auditledger.kafka_security import client_security
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, **client_security()})
     if topic not in admin.list_topics(timeout=10).topics:
         admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer = Producer({"bootstrap.servers": bootstrap, **client_security(), "enable.idempotence": True,
+                         "acks": "all"})  # fmt: skip
     for item in items:
         value = json.dumps({**item.as_dict(), "exported_at": exported_at}, sort_keys=True)
         producer.produce(topic, key=str(item.shard).encode(), value=value.encode())

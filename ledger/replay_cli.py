@@ -119,7 +119,9 @@ def publish(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, bytes, l
     from confluent_kafka import KafkaException, Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    from auditledger.kafka_security import client_security
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, **client_security(), "log_level": 3})
     if topic not in admin.list_topics(timeout=timeout_s).topics:
         future = admin.create_topics([NewTopic(topic, 1, -1)], operation_timeout=timeout_s)[topic]
         try:
@@ -127,7 +129,7 @@ def publish(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, bytes, l
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+    producer = Producer({"bootstrap.servers": bootstrap, **client_security(), "enable.idempotence": True, "acks": "all",
                          "max.in.flight.requests.per.connection": 5, "log_level": 3})  # fmt: skip
     failures: list[str] = []
     confirmed = [0]

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, Producer, TopicPartition
 
 from auditledger.config import Settings, TopicNames
+from auditledger.kafka_security import client_security
 from producers.emitter import AuditEmitter, DeliveryError
 from producers.event_json import ACTOR_KINDS, EventFormatError
 from schemas import SchemaStore
@@ -490,6 +491,7 @@ class KafkaStepPublisher:
                  timeout_s: float = 30.0) -> None:  # fmt: skip
         config = {
             "bootstrap.servers": bootstrap,
+            **client_security(),  # TLS/SASL from the configuration; extra_config below still wins
             "enable.idempotence": True,
             "acks": "all",
             "partitioner": "murmur2_random",  # the Java clients' partitioning, as AuditEmitter

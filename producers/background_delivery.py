@@ -34,6 +34,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from auditledger.config import Settings
+from auditledger.kafka_security import client_security
 from producers.emitter import DEFAULT_TOPIC
 from producers.spool import DEFAULT_MAX_BYTES, DiskSpool
 from schemas import SchemaStore
@@ -102,6 +103,7 @@ class BackgroundDelivery:
         self._store = store or SchemaStore()
         self._config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
+            **client_security(),  # TLS/SASL from the configuration; extra_config below still wins
             "enable.idempotence": True,
             "acks": "all",
             "partitioner": "murmur2_random",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import faust
 
 from auditledger.config import load_settings
+from auditledger.kafka_security import faust_credentials
 
 settings = load_settings()
 
 app = faust.App(
     "auditledger-stream-app",
     broker=f"kafka://{settings.kafka_bootstrap}",
+    broker_credentials=faust_credentials(settings),  # TLS/SASL for aiokafka (None: PLAINTEXT)
     processing_guarantee="exactly_once",
     store="memory://",
     topic_partitions=settings.partitions,

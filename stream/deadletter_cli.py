@@ -23,6 +23,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from auditledger.config import Settings
+from auditledger.kafka_security import client_security
 from schemas import SchemaStore
 from stream.partition_reader import read_to_end, tail_consumer
 from stream.sealed_envelope import RecipientKey, SealError, SealKeyError, seal_context
@@ -110,7 +111,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     failed = done = 0
     producer = None
     if args.deadletter_action == "replay":
-        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
+        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, **client_security(settings),
+                             "enable.idempotence": True})  # fmt: skip
     for partition, offset, dead in read_dead_letters(settings, store):
         if wanted and (partition, offset) not in wanted:
             continue

@@ -39,6 +39,7 @@ from schemas import SchemaStore
 from stream.admission_config import admission_of, dead_letters_of
 from stream.approval_changelog import load_approval_book
 from stream.approval_join import ApprovalJoin
+from stream.failpoints import from_environment as failpoints_from_environment
 from stream.ocsf import OcsfProduct
 from stream.ocsf_feed import OcsfFeed
 from stream.partition_reader import tail_consumer
@@ -48,6 +49,16 @@ from stream.sequencer import LedgerSequencer, RawEvent
 log = logging.getLogger("auditledger.stream")
 
 GROUP_ID = "auditledger-stream"
+# Throughput settings (benchmarks/path_benchmark.py measures the produce cost with PRODUCER_TUNING).
+PRODUCER_TUNING: dict[str, int | str] = {
+    "linger.ms": 5,
+    "batch.size": 1024 * 1024,
+    "compression.type": "lz4",
+    "message.max.bytes": 16 * 1024 * 1024,
+}
+CONSUMER_TUNING: dict[str, int | str] = {
+    "fetch.max.bytes": 16 * 1024 * 1024,
+}
 
 
 def _appended_at(msg: Message) -> datetime | None:
@@ -77,7 +88,7 @@ class LedgerWriter:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "session.timeout.ms": 10000,
-                "fetch.max.bytes": 16 * 1024 * 1024,
+                **CONSUMER_TUNING,
                 # range: partition p of audit.events and of audit.approvals go to the same worker, the owner of shard p
                 "partition.assignment.strategy": "range",
             }
@@ -88,10 +99,7 @@ class LedgerWriter:
                 "transactional.id": f"auditledger-ledger-{worker_id}",
                 "enable.idempotence": True,
                 "transaction.timeout.ms": 10000,
-                "linger.ms": 5,
-                "batch.size": 1024 * 1024,
-                "compression.type": "lz4",
-                "message.max.bytes": 16 * 1024 * 1024,
+                **PRODUCER_TUNING,
             }
         )
         self._recovery = ShardRecovery(settings.kafka_bootstrap, topics.ledger, topics.checkpoints, self._store,
@@ -116,6 +124,7 @@ class LedgerWriter:
         )
         self._assignment_changed = False
         self._reported: dict[int, float] = {}
+        self._failpoints = failpoints_from_environment()  # tests only; off unless set (stream/failpoints.py)
 
     def _recover(self, shard: int):
         chain = self._recovery(shard)
@@ -172,12 +181,15 @@ class LedgerWriter:
         if not raws:
             return
         result = self._sequencer.process(raws, idle=self._drained(last))
+        if any(out.role == "checkpoints" for out in result.outputs):
+            self._failpoints.hit("checkpoint_signed")
         self._producer.begin_transaction()
         try:
             for out in result.outputs:
                 self._produce(self._out_topic[out.role], out.value, out.partition, out.key)
             offsets = [TopicPartition(topic, p, o + 1) for (topic, p), o in last.items()]
             self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(), 30)
+            self._failpoints.hit("batch_before_commit")
             self._producer.commit_transaction(60)
             self._sequencer.commit()
         except KafkaException as exc:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from auditledger.kafka_security import client_security
+
 
 class PartitionReadError(RuntimeError):
     """A partition could not be read to its end; whoever needed its tail must not go on without it."""
@@ -20,6 +22,7 @@ def tail_consumer(bootstrap: str, group_id: str, extra: dict | None = None) -> C
     """A consumer for read_to_end: assigned partitions, no commits, read_committed unless `extra` says."""
     config = {
         "bootstrap.servers": bootstrap,
+        **client_security(),  # TLS/SASL from the configuration; `extra` still wins
         "group.id": group_id,
         "enable.auto.commit": False,
         "isolation.level": "read_committed",

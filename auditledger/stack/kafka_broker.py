@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -64,13 +65,24 @@ def install_kafka(version: str = KAFKA_VERSION, log=print) -> Path:
 
 
 class KafkaBroker:
-    """A single-node KRaft broker whose files live under `data_dir`."""
+    """A single-node KRaft broker whose files live under `data_dir`.
 
-    def __init__(self, data_dir: Path, port: int, controller_port: int, libs: Path) -> None:
+    The default is one PLAINTEXT client listener. A secured broker names its client listener's protocol
+    (`listener_protocol`, e.g. SASL_SSL; it is also the inter-broker listener), adds the TLS/SASL/authorizer
+    properties in `overrides`, SCRAM users to create when the storage is formatted (`scram_users`, the values
+    of `kafka-storage format --add-scram`), and the client config its readiness check connects with."""
+
+    def __init__(self, data_dir: Path, port: int, controller_port: int, libs: Path, *,
+                 listener_protocol: str = "PLAINTEXT", overrides: Mapping[str, str] | None = None,
+                 scram_users: Sequence[str] = (), client_config: Mapping[str, str] | None = None) -> None:  # fmt: skip
         self.data_dir = data_dir
         self.port = port
         self.controller_port = controller_port
         self.libs = libs
+        self.listener_protocol = listener_protocol
+        self.overrides = dict(overrides or {})
+        self.scram_users = tuple(scram_users)
+        self.client_config = dict(client_config or {})
         self.pid_file = data_dir / "kafka.pid"
         self.log_file = data_dir / "kafka.log"
 
@@ -83,11 +95,11 @@ class KafkaBroker:
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listeners": f"{self.listener_protocol}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"{self.listener_protocol}://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": f"{self.listener_protocol}:{self.listener_protocol},CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": self.listener_protocol,
             "log.dirs": str(self.data_dir / "logs"),
             "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": "6",
@@ -98,8 +110,10 @@ class KafkaBroker:
             "auto.create.topics.enable": "false",
             "num.partitions": "1",
             "message.max.bytes": str(16 * 1024 * 1024),
+            **self.overrides,
         }
         config = self.data_dir / "server.properties"
+        config.touch(mode=0o600)  # a secured broker's file holds its own SASL password
         config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.data_dir / "log4j2.properties").write_text(_LOG4J)
         return config
@@ -123,7 +137,8 @@ class KafkaBroker:
         cluster_id = uuid.uuid4().bytes[:16]
         cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
         proc = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cid, "-c", str(config)),
+            self._java("kafka.tools.StorageTool", "format", "-t", cid, "-c", str(config),
+                       *(arg for user in self.scram_users for arg in ("--add-scram", user))),
             capture_output=True,
             text=True,
         )
@@ -149,7 +164,8 @@ class KafkaBroker:
         """Wait until a metadata request succeeds and the broker lists itself."""
         deadline = time.monotonic() + timeout_s
         admin = AdminClient(
-            {"bootstrap.servers": self.bootstrap, "log_level": 0, "socket.connection.setup.timeout.ms": 2000}
+            {"bootstrap.servers": self.bootstrap, **self.client_config, "log_level": 0,
+             "socket.connection.setup.timeout.ms": 2000}
         )
         last = ""
         while time.monotonic() < deadline:

@@ -21,6 +21,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 
 from auditledger.config import Settings, settings_environment
+from auditledger.kafka_security import client_security
 from auditledger.stack.kafka_broker import KafkaBroker, install_kafka
 from auditledger.stack.prerequisites import ensure_java_and_maven
 from auditledger.stack.processes import free_port, pid_alive, port_free, read_pid, stop_pid_file, tail
@@ -36,7 +37,11 @@ class StackError(RuntimeError):
 
 
 class LocalStack:
-    def __init__(self, settings: Settings, log: Callable[[str], None] = print) -> None:
+    def __init__(self, settings: Settings, log: Callable[[str], None] = print,
+                 broker_options: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """`broker_options`: KafkaBroker's listener_protocol/overrides/scram_users (a secured broker); none: the
+        default PLAINTEXT one. Every client of the stack connects with the settings' Kafka security."""
+        self.broker_options = {"client_config": client_security(settings), **(broker_options or {})}
         self.settings = settings
         self.home = settings.home
         self.log = log
@@ -113,7 +118,7 @@ class LocalStack:
             port, controller = state["kafka_port"], state["controller_port"]
         else:
             port, controller = self._port(state, "kafka_port"), self._port(state, "controller_port")
-        broker = KafkaBroker(self.home / "kafka", port, controller, libs)
+        broker = KafkaBroker(self.home / "kafka", port, controller, libs, **self.broker_options)
         broker.pid_file = self.pid_file("kafka")
         broker.log_file = self.home / "kafka.log"
         return broker
@@ -157,7 +162,8 @@ class LocalStack:
         if self._alive("stream"):
             return read_pid(self.pid_file("stream")) or 0
         pid = self._spawn("stream", ["stream", "run"], settings)
-        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 3})
+        admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, **client_security(settings),
+                             "log_level": 3})  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not pid_alive(pid):
@@ -175,7 +181,15 @@ class LocalStack:
 
     def restart_ledger(self) -> str:
         """Stop the ledger process and start it again on the same port (the sink resumes from Kafka)."""
-        stop_pid_file(self.pid_file("ledger"))
+        self.stop_ledger()
+        return self.start_ledger()
+
+    def stop_ledger(self) -> bool:
+        """Stop the ledger process only (store, sink, query interface); Kafka and the stream keep running."""
+        return stop_pid_file(self.pid_file("ledger"))
+
+    def start_ledger(self) -> str:
+        """Start the ledger process (if not running) on its port if still free; returns its ClickHouse URL."""
         state = self._state()
         settings = self._client_settings()
         url = self._start_ledger(settings, state)
@@ -195,7 +209,7 @@ class LocalStack:
         port, controller = state["kafka_port"], state["controller_port"]
         if not (port_free(port) and port_free(controller)):
             raise StackError(f"kafka ports {port}/{controller} are taken; the broker cannot come back on them")
-        broker = KafkaBroker(self.home / "kafka", port, controller, install_kafka(log=self.log))
+        broker = KafkaBroker(self.home / "kafka", port, controller, install_kafka(log=self.log), **self.broker_options)
         broker.pid_file = self.pid_file("kafka")
         broker.log_file = self.home / "kafka.log"
         broker.start()
