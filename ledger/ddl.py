@@ -107,6 +107,25 @@ ENGINE = MergeTree
 ORDER BY (shard, seq)
 """
 
+# Where each record arrived on audit.ledger (ledger/anomalies.py): its first arrival (`stored`), and any arrival
+# that is not the stream's own write: `replayed` (the same record again at a later offset) or `misrouted` (on a
+# partition that is not its shard). Verify reports every row that is not `stored`.
+LEDGER_ARRIVALS = """
+CREATE TABLE IF NOT EXISTS ledger_arrivals
+(
+    kind             LowCardinality(String) COMMENT 'stored, replayed or misrouted',
+    shard            UInt32 COMMENT 'the shard the record names',
+    seq              UInt64,
+    leaf_hash        FixedString(32),
+    ledger_partition UInt32 COMMENT 'the audit.ledger partition it arrived on',
+    ledger_offset    Int64 COMMENT 'its offset there',
+    original_offset  Int64 COMMENT 'replayed, misrouted: offset of the stored original (partition = shard), or -1',
+    arrived_at       DateTime64(6, 'UTC')
+)
+ENGINE = MergeTree
+ORDER BY (shard, seq)
+"""
+
 LEAF_COLUMNS = "shard, seq, leaf_hash, tenant, sequenced_at"
 LEDGER_LEAVES_MV = f"""
 CREATE MATERIALIZED VIEW IF NOT EXISTS ledger_leaves_mv TO ledger_leaves AS
@@ -252,7 +271,7 @@ def ensure_retention(client: Any, policy: RetentionPolicy) -> bool:
 
 def ensure_schema(client: Any, retention: RetentionPolicy | None = None) -> None:
     """Create tables and views if absent, and add missing projections (idempotent; run by the store's owner)."""
-    for statement in (LEDGER_RECORDS, LEDGER_CHECKPOINTS, *VIEWS):
+    for statement in (LEDGER_RECORDS, LEDGER_CHECKPOINTS, LEDGER_ARRIVALS, *VIEWS):
         client.command(statement)
     ensure_leaves(client)
     ensure_retention(client, retention or RetentionPolicy())

@@ -1,19 +1,21 @@
 """audit.ledger and audit.checkpoints -> ClickHouse, in batches, committed only after the insert.
 
-A redelivered record (same shard, seq and leaf) is skipped; a *different* record at a stored
-(shard, seq) is inserted anyway and logged as tampering, so that verification names it rather than
-the sink silently choosing one.
+A redelivered record (same shard, seq and leaf, at the same audit.ledger offset) is skipped; a *different*
+record at a stored (shard, seq) is inserted anyway and logged as tampering, so that verification names it
+rather than the sink silently choosing one. The same record at another offset (replayed) or on a partition
+that is not its shard (misrouted) is not stored but kept in ledger_arrivals, which verification reports.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from auditledger.kafka_security import client_security
+from ledger.anomalies import ARRIVAL_COLUMNS, Arrival, KnownArrival, arrival_row, judge_arrival, read_arrivals
 from ledger.ddl import CHECKPOINT_COLUMNS, RECORD_COLUMNS
 from ledger.projection import checkpoint_row, record_row
 from schemas import SchemaStore
@@ -41,7 +43,6 @@ class LedgerSink:
     ) -> None:
         config = {
             "bootstrap.servers": bootstrap,
-            **client_security(),  # TLS/SASL from the configuration; consumer_config still wins
             "group.id": group_id,
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
@@ -80,29 +81,44 @@ class LedgerSink:
             stored[int(seq)].add(bytes(leaf))
         return stored
 
-    def _record_rows(self, messages: list[Message]) -> list[tuple[Any, ...]]:
-        candidates: list[tuple[dict, dict]] = []
+    def _record_rows(self, messages: list[Message]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Rows for ledger_records and for ledger_arrivals (ledger/anomalies.py decides: a record's first arrival
+        is stored, the same message again is a redelivery, the same record at another offset is a replay, and
+        a record on a partition that is not its shard is misrouted; neither of the last two is stored)."""
+        candidates: list[tuple[dict, dict, Arrival]] = []
         for msg in messages:
             record = self._store.decode(msg.value(), reader="LedgerRecord")
             entry = self._store.decode(record["entry"], reader="LedgerEntry")
-            candidates.append((record, entry))
+            arrival = Arrival(record["shard"], record["seq"], bytes(record["leaf_hash"]), msg.partition(), msg.offset())
+            candidates.append((record, entry, arrival))
         seen_again = defaultdict(list)
-        for record, _ in candidates:
-            if record["seq"] <= self._high_seq.get(record["shard"], -1):
+        for record, _, arrival in candidates:
+            if record["seq"] <= self._high_seq.get(record["shard"], -1) or arrival.partition != arrival.shard:
                 seen_again[record["shard"]].append(record["seq"])
         stored = {shard: self._stored_leaves(shard, seqs) for shard, seqs in seen_again.items()}
-        rows = []
-        for record, entry in candidates:
-            shard, seq, leaf = record["shard"], record["seq"], bytes(record["leaf_hash"])
+        known = {shard: read_arrivals(self._client, shard, seqs) for shard, seqs in seen_again.items()}
+        rows, arrivals = [], []
+        now = datetime.now(UTC)
+        for record, entry, arrival in candidates:
+            shard, seq, leaf = arrival.shard, arrival.seq, arrival.leaf_hash
             existing = stored.get(shard, {}).get(seq)
-            if existing is not None and leaf in existing:
-                continue  # redelivery of what is already stored
+            kept = known.setdefault(shard, {}).setdefault((seq, leaf), [])
+            verdict = judge_arrival(arrival, kept, existing is not None and leaf in existing)
+            if verdict.arrival is not None:
+                kind, original = verdict.arrival
+                arrivals.append(arrival_row(arrival, kind, original, now))
+                kept.append(KnownArrival(kind, arrival.partition, arrival.offset))
+                if kind != "stored":
+                    log.error("shard %d seq %d: %s record on audit.ledger partition %d offset %d (original at %d)",
+                              shard, seq, kind, arrival.partition, arrival.offset, original)  # fmt: skip
+            if not verdict.store:
+                continue  # a redelivery of what is stored, or a replayed or misrouted copy (kept as an arrival)
             if existing:
                 log.error("shard %d seq %d: a different record arrived for a stored position (tampering?)", shard, seq)
             rows.append(record_row(record, entry))
             stored.setdefault(shard, {}).setdefault(seq, set()).add(leaf)
             self._high_seq[shard] = max(self._high_seq.get(shard, -1), seq)
-        return rows
+        return rows, arrivals
 
     def _checkpoint_rows(self, messages: list[Message]) -> list[tuple[Any, ...]]:
         """Rows for checkpoints whose records are stored; the others stay held for a later batch."""
@@ -145,10 +161,12 @@ class LedgerSink:
         if not records and not checkpoints:
             return 0
         # Records before checkpoints: a stored checkpoint never points past stored records.
-        record_rows = self._record_rows(records)
+        record_rows, arrival_rows = self._record_rows(records)
         if record_rows:
             self._client.insert("ledger_records", record_rows, column_names=list(RECORD_COLUMNS))
             self.rows_written += len(record_rows)
+        if arrival_rows:  # after the records: a crash in between adopts the stored record's arrival on redelivery
+            self._client.insert("ledger_arrivals", arrival_rows, column_names=list(ARRIVAL_COLUMNS))
         checkpoint_rows = self._checkpoint_rows(checkpoints)
         if checkpoint_rows:
             self._client.insert("ledger_checkpoints", checkpoint_rows, column_names=list(CHECKPOINT_COLUMNS))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ledger.anomalies import stored_anomalies
 from ledger.checkpoint_checks import PublishedRoot, StoredCheckpoint, published_roots
 from ledger.clickhouse_client import connect
 from ledger.ddl import BINARY_COLUMNS, RECORD_COLUMNS
@@ -192,13 +193,15 @@ def verify_store(
     counts = {int(s): int(n) for s, n in client.query("SELECT shard, count() FROM ledger_records GROUP BY shard")
               .result_rows}  # fmt: skip
     kept = {int(s) for (s,) in client.query("SELECT DISTINCT shard FROM ledger_leaves").result_rows}
-    present = set(counts) | kept | set(checkpoints) | set(witnessed)
+    anomalies = stored_anomalies(client)  # records replayed or misrouted on audit.ledger, as the sink kept them
+    present = set(counts) | kept | set(checkpoints) | set(witnessed) | set(anomalies)
     wanted = [s for s in sorted(present) if shards is None or s in shards]
     progress = progress or Progress(enabled=False)
     progress.total = sum(counts.get(s, 0) for s in wanted)
     jobs = []
     for shard in wanted:
         roots, problems = published_roots(shard, checkpoints.get(shard, []), trusted, log_origin)
+        problems = [*problems, *anomalies.get(shard, [])]
         jobs.append(ShardJob(shard, [*roots, *witnessed.get(shard, [])], problems, starts.get(shard, ShardStart()),
                              retention, now))  # fmt: skip
     if workers <= 1 or len(jobs) <= 1 or connection is None or progress.total < PARALLEL_FROM_RECORDS:

@@ -103,3 +103,16 @@ class UnanchoredRecordsError(VerificationError):
     """Records after the last signed checkpoint: nothing signed vouches for them yet."""
 
     kind = "unanchored"
+
+
+class ReplayedRecordError(VerificationError):
+    """A stored record arrived again on audit.ledger at a later offset: someone with write access produced
+    its (validly signed) bytes again. The detail names the original's offset and the replay's."""
+
+    kind = "replayed"
+
+
+class MisroutedRecordError(VerificationError):
+    """A record arrived on an audit.ledger partition that is not its shard: produced there by hand."""
+
+    kind = "misrouted"
