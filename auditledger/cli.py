@@ -31,6 +31,8 @@ def _stack_parser(subparsers: Any) -> None:
     p.add_argument("action", choices=["up", "down", "status"], help="up: install if needed and start; "
                    "down: stop what up started; status: report")  # fmt: skip
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--workers", type=int, default=1, help="up: how many stream workers share the partitions "
+                   "(each its own process, PID file and log; default 1)")  # fmt: skip
     p.set_defaults(run=_run_stack)
 
 
@@ -40,7 +42,7 @@ def _run_stack(args: argparse.Namespace, settings: Settings) -> int:
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
     stack = LocalStack(settings, log=log)
     if args.action == "up":
-        result: Any = stack.up()
+        result: Any = stack.up(workers=args.workers)
     elif args.action == "down":
         result = {"stopped": stack.down()}
     else:
@@ -51,7 +53,7 @@ def _run_stack(args: argparse.Namespace, settings: Settings) -> int:
         print("stopped: " + (", ".join(result["stopped"]) or "nothing was running"))
     else:
         for name, proc in result.get("processes", {}).items():
-            print(f"{name:7s} {'running' if proc['running'] else 'stopped'}  pid {proc['pid']}  log {proc['log']}")
+            print(f"{name:8s} {'running' if proc['running'] else 'stopped'}  pid {proc['pid']}  log {proc['log']}")
         print(f"kafka_bootstrap {result['kafka_bootstrap']}\nclickhouse_url  {result['clickhouse_url']}")
     return 0 if args.action != "status" or result["running"] else 1
 

@@ -37,7 +37,7 @@ from auditledger.config import Settings
 from ledger.keyring import SigningKeys
 from schemas import SchemaStore
 from stream.admission_config import admission_of, dead_letters_of
-from stream.approval_changelog import load_approval_book
+from stream.approval_changelog import ChangelogFollower
 from stream.approval_join import ApprovalJoin
 from stream.failpoints import from_environment as failpoints_from_environment
 from stream.ocsf import OcsfProduct
@@ -109,6 +109,7 @@ class LedgerWriter:
         signing_keys = SigningKeys(settings.signing_keys_dir)
         signing_keys.signers(datetime.now(UTC))  # refuse to start without a usable key (missing, or readable by others)
         self._state_reader = tail_consumer(settings.kafka_bootstrap, "auditledger-approvals-state", kafka_config)
+        self._approvals_follower = ChangelogFollower(self._state_reader, topics.approvals_state, self._store)
         self._sequencer = LedgerSequencer(
             self._store,
             self._recover,
@@ -139,8 +140,8 @@ class LedgerWriter:
         self._assignment_changed = True
 
     def _load_approvals(self) -> None:
-        """(Re)read the approval table from its changelog: another worker may have changed it meanwhile."""
-        book = load_approval_book(self._state_reader, self.settings.topics.approvals_state, self._store)
+        """(Re)read the whole approval table from its changelog; between rebalances it follows it (run)."""
+        book = self._approvals_follower.load()
         self._sequencer.approvals = ApprovalJoin(self._sequencer.approvals.policy, book)
         log.warning("approval table loaded from its changelog: %d requests", len(book))
 
@@ -236,6 +237,8 @@ class LedgerWriter:
                     self._sequencer.forget_all()
                     self._load_approvals()
                     self._assignment_changed = False
+                # Steps other workers folded (their requests live on their partitions), before this batch is judged.
+                self._approvals_follower.poll(self._sequencer.approvals.book)
                 self.process(messages)
         finally:
             self.close()

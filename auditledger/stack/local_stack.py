@@ -31,6 +31,8 @@ from ledger.keyring import ensure_signing_key
 from stream.admission_config import ensure_local_secrets
 from stream.ledger_writer import GROUP_ID as STREAM_GROUP
 
+WORKER_ID_ENV = "AUDITLEDGER_STREAM_WORKER_ID"
+
 
 class StackError(RuntimeError):
     """A part of the local stack did not start; the message names it and its log."""
@@ -74,7 +76,8 @@ class LocalStack:
         return pid is not None and pid_alive(pid)
 
     # -- up --------------------------------------------------------------------------------------
-    def up(self) -> dict[str, Any]:
+    def up(self, workers: int = 1) -> dict[str, Any]:
+        """Start what is not running; `workers` stream workers (ids 0..workers-1) share the partitions."""
         started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         state = self._state()
@@ -105,7 +108,8 @@ class LocalStack:
                      "(auditors get its public half from `auditledger keys public`)")  # fmt: skip
         for created in ensure_local_secrets(settings):
             self.log(f"generated the {created} under {self.home}")
-        self.start_stream_worker(settings)
+        for worker_id in range(max(1, workers)):
+            self.start_stream_worker(settings, worker_id=str(worker_id))
         state["running"] = True
         state["home"] = str(self.home)
         self._save_state(state)
@@ -123,8 +127,8 @@ class LocalStack:
         broker.log_file = self.home / "kafka.log"
         return broker
 
-    def _spawn(self, name: str, args: list[str], settings: Settings) -> int:
-        env = dict(os.environ, **settings_environment(settings))
+    def _spawn(self, name: str, args: list[str], settings: Settings, extra_env: dict[str, str] | None = None) -> int:
+        env = dict(os.environ, **settings_environment(settings), **(extra_env or {}))
         with open(self.home / f"{name}.log", "ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "auditledger.cli", *args],
@@ -156,23 +160,35 @@ class LocalStack:
             time.sleep(0.2)
         raise StackError(f"ledger process not ready after 90s; see {self.home / 'ledger.log'}")
 
-    def start_stream_worker(self, settings: Settings | None = None, timeout_s: float = 90.0) -> int:
-        """Start the Faust worker (if not running) and wait until it has joined its consumer group."""
+    def start_stream_worker(self, settings: Settings | None = None, timeout_s: float = 90.0,
+                            worker_id: str = "0") -> int:  # fmt: skip
+        """Start stream worker `worker_id` (if not running) and wait until the group is stable with it as a member.
+
+        Each worker has its own PID file and log (`stream_name`), and its id gives it its own static group
+        member and transactional id (stream/ledger_writer.py); Faust's memory store and disabled web server
+        leave nothing else to collide."""
         settings = settings or self._client_settings()
-        if self._alive("stream"):
-            return read_pid(self.pid_file("stream")) or 0
-        pid = self._spawn("stream", ["stream", "run"], settings)
+        name = stream_name(worker_id)
+        if self._alive(name):
+            return read_pid(self.pid_file(name)) or 0
+        pid = self._spawn(name, ["stream", "run"], settings, {WORKER_ID_ENV: worker_id})
         admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, **client_security(settings),
                              "log_level": 3})  # fmt: skip
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not pid_alive(pid):
-                raise StackError(f"stream worker exited; see {self.home / 'stream.log'}:\n"
-                                 f"{tail(self.home / 'stream.log')}")  # fmt: skip
-            if _group_stable(admin, STREAM_GROUP):
+                raise StackError(f"stream worker {worker_id} exited; see {self.home / f'{name}.log'}:\n"
+                                 f"{tail(self.home / f'{name}.log')}")  # fmt: skip
+            if _group_stable(admin, STREAM_GROUP, f"{STREAM_GROUP}-{worker_id}"):
                 return pid
             time.sleep(0.3)
-        raise StackError(f"stream worker did not join its group in {timeout_s:.0f}s; see {self.home / 'stream.log'}")
+        raise StackError(f"stream worker {worker_id} did not join its group in {timeout_s:.0f}s; "
+                         f"see {self.home / f'{name}.log'}")  # fmt: skip
+
+    def stream_workers(self) -> list[str]:
+        """Ids of the stream workers that have a PID file in the home folder (running or not)."""
+        ids = ["0" if p.stem == "stream" else p.stem.removeprefix("stream-") for p in self.home.glob("stream*.pid")]
+        return sorted(ids, key=lambda i: (len(i), i))
 
     def _client_settings(self) -> Settings:
         state = self._state()
@@ -217,12 +233,13 @@ class LocalStack:
         return broker.bootstrap
 
     # -- down / status -----------------------------------------------------------------------------
-    def stop_stream_worker(self) -> bool:
-        return stop_pid_file(self.pid_file("stream"))
+    def stop_stream_worker(self, worker_id: str = "0") -> bool:
+        return stop_pid_file(self.pid_file(stream_name(worker_id)))
 
     def down(self) -> list[str]:
         """Stop what `up` started, newest first, by PID; data stays for the next `up`."""
-        stopped = [name for name in ("stream", "ledger", "kafka") if stop_pid_file(self.pid_file(name))]
+        workers = [stream_name(i) for i in reversed(self.stream_workers())]
+        stopped = [name for name in (*workers, "ledger", "kafka") if stop_pid_file(self.pid_file(name))]
         state = self._state()
         if state:
             state["running"] = False
@@ -231,7 +248,8 @@ class LocalStack:
 
     def status(self) -> dict[str, Any]:
         state = self._state()
-        processes = {name: self._alive(name) for name in ("kafka", "ledger", "stream")}
+        workers = [stream_name(i) for i in self.stream_workers()] or ["stream"]
+        processes = {name: self._alive(name) for name in ("kafka", "ledger", *workers)}
         return {
             "kafka_bootstrap": state.get("kafka_bootstrap", ""),
             "clickhouse_url": state.get("clickhouse_url", ""),
@@ -253,10 +271,18 @@ def _ping(url: str) -> bool:
         return False
 
 
-def _group_stable(admin: AdminClient, group: str) -> bool:
+def stream_name(worker_id: str) -> str:
+    """PID file and log name of a stream worker: `stream` for worker 0 (as with one worker), else `stream-<id>`."""
+    return "stream" if worker_id == "0" else f"stream-{worker_id}"
+
+
+def _group_stable(admin: AdminClient, group: str, instance_id: str | None = None) -> bool:
+    """The group is stable with members, one of them the static member `instance_id` if given."""
     try:
         futures = admin.describe_consumer_groups([group], request_timeout=5)
         description = futures[group].result(timeout=5)
     except Exception:
         return False
-    return str(description.state).endswith("STABLE") and len(description.members) > 0
+    members = {m.group_instance_id for m in description.members}
+    wanted = instance_id is None or instance_id in members
+    return str(description.state).endswith("STABLE") and len(members) > 0 and wanted

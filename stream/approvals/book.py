@@ -2,7 +2,8 @@
 
 In memory, rebuilt at start from the changelog topic (audit.approvals.state); each batch's changes are
 written back in the same Kafka transaction as the ledger records they produced, so the two can never
-disagree. If that transaction aborts, `rollback` puts back what the batch changed.
+disagree. If that transaction aborts, `rollback` puts back what the batch changed. Records other workers
+commit meanwhile are merged in between batches (`follow`, stream/approvals/merge.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from stream.approvals.state import placeholder_id
+from stream.approvals.merge import merged_state
+from stream.approvals.state import PLACEHOLDER_PREFIX, placeholder_id
 
 TERMINAL = frozenset({"rejected", "revoked", "expired"})
 
@@ -28,6 +30,31 @@ class ApprovalBook:
     def load(self, key: str, state: Mapping[str, Any] | None) -> None:
         """One changelog record (None: a tombstone), as read at start; not a change to write back."""
         self._set(key, dict(state) if state is not None else None)
+
+    def follow(self, key: str, state: Mapping[str, Any] | None) -> bool:
+        """Merge one changelog record read while running (another worker's, or an older one of this worker's);
+        not a change to write back. True if the table changed.
+
+        Only between batches: a batch's own uncommitted changes are never merged over. A tombstone is not
+        followed (each worker forgets idle states by the same rule itself), and a placeholder is not, once
+        a request for its actions is known here (the request took its actions over)."""
+        if self._undo:
+            raise RuntimeError("the approval table follows its changelog only between batches")
+        if state is None or self._superseded_placeholder(key, state):
+            return False
+        current = self._states.get(key)
+        merged = merged_state(current, state)
+        if merged == current:
+            return False
+        self._set(key, merged)
+        return True
+
+    def _superseded_placeholder(self, key: str, state: Mapping[str, Any]) -> bool:
+        tenant = state["tenant"]
+        prefix = placeholder_id(tenant, "")
+        if not key.startswith(PLACEHOLDER_PREFIX) or not key.startswith(prefix) or key in self._states:
+            return False
+        return bool(self._by_fingerprint.get((tenant, key[len(prefix) :])))
 
     def get(self, request_id: str) -> dict[str, Any] | None:
         return self._states.get(request_id)
