@@ -15,6 +15,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from auditledger.kafka_security import client_security
 from ledger.anomalies import ARRIVAL_COLUMNS, Arrival, KnownArrival, arrival_row, judge_arrival, read_arrivals
 from ledger.ddl import CHECKPOINT_COLUMNS, RECORD_COLUMNS
 from ledger.projection import checkpoint_row, record_row
@@ -43,6 +44,7 @@ class LedgerSink:
     ) -> None:
         config = {
             "bootstrap.servers": bootstrap,
+            **client_security(),  # TLS/SASL from the configuration; consumer_config still wins
             "group.id": group_id,
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
