@@ -2,8 +2,8 @@
 SIGKILLed (two rebalances), every event is sequenced exactly once and every shard's chain stays contiguous
 and verifies; and an approval folded by one worker joins an action sequenced by the other as approved.
 
-On a stack of its own (six partitions, two workers). Bounded: about 3-4 minutes on 2 loaded cores
-(start ~60 s, a paced stream of 45 s plus the rebalances, then the checks); every wait has a timeout."""
+On a stack of its own (six partitions, two workers). Bounded: about 80 s on this 2-core machine (stack start,
+a 45 s paced stream through both rebalances, the checks); every wait has a timeout."""
 
 from __future__ import annotations
 
