@@ -501,7 +501,8 @@ def _find_openai(text: str, lower: str, shape: bytes, out: list[Finding]) -> Non
             out.append(Finding(m.start(), m.end(), "openai_key", m.start(), m.end()))
 
 
-_AUTH_SCHEME = re.compile(r"(?<![a-z0-9_\-])(bearer|basic)[ \t]+([A-Za-z0-9\-._~+/]+=*)")
+# The separator may also be an escaped tab or space as a repr or a log line writes it ("Bearer\\tTOKEN").
+_AUTH_SCHEME = re.compile(r"(?<![a-z0-9_\-])(bearer|basic)(?:[ \t]|\\t|%20)+([A-Za-z0-9\-._~+/]+=*)")
 
 
 def _basic_credentials(token: str) -> bool:

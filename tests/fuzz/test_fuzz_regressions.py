@@ -27,3 +27,12 @@ def test_parenthesised_phone_right_after_a_letter_is_masked() -> None:
     plan = admission().plan({"tenant": "acme", "action": {"type": "tool.call"}})
     masked, _ = mask_text("\x1b[31m(594) 976-6890\x1b[0m", plan, "payload.prompt")
     assert "976-6890" not in masked
+
+
+@pytest.mark.parametrize("separator", ["\\t", "%20"])
+def test_bearer_token_behind_an_escaped_separator_is_masked(separator: str) -> None:
+    """`ValueError('BEARER\\tbpcA_...')`: a repr writes the tab as backslash-t, which the scheme did not accept."""
+    token = "bpcA_e_xN3gxakJ2zYVnAl7vzoEmiWKqUHTfE6N-nl19E9J4G6yEjkv-J="
+    plan = admission().plan({"tenant": "acme", "action": {"type": "tool.call"}})
+    masked, _ = mask_text(f"Traceback:\n  ValueError('BEARER{separator}{token}')", plan, "outcome.error")
+    assert token not in masked and "BEARER" in masked
