@@ -49,6 +49,9 @@ from stream.sequencer import LedgerSequencer, RawEvent
 log = logging.getLogger("auditledger.stream")
 
 GROUP_ID = "auditledger-stream"
+SEND_OFFSETS_TIMEOUT_S = 30.0
+COMMIT_TIMEOUT_S = 60.0
+STALL_GRACE_S = 15.0  # past a call's own timeout: it will not return (stream/writer_supervisor.py rebuilds)
 # Throughput settings (benchmarks/path_benchmark.py measures the produce cost with PRODUCER_TUNING).
 PRODUCER_TUNING: dict[str, int | str] = {
     "linger.ms": 5,
@@ -126,6 +129,7 @@ class LedgerWriter:
         self._assignment_changed = False
         self._reported: dict[int, float] = {}
         self._failpoints = failpoints_from_environment()  # tests only; off unless set (stream/failpoints.py)
+        self._call_deadline: float | None = None  # set while a transactional call with a timeout is under way
 
     def _recover(self, shard: int):
         chain = self._recovery(shard)
@@ -189,11 +193,16 @@ class LedgerWriter:
             for out in result.outputs:
                 self._produce(self._out_topic[out.role], out.value, out.partition, out.key)
             offsets = [TopicPartition(topic, p, o + 1) for (topic, p), o in last.items()]
-            self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(), 30)
+            self._expect_return_within(SEND_OFFSETS_TIMEOUT_S)
+            self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(),
+                                                       SEND_OFFSETS_TIMEOUT_S)  # fmt: skip
             self._failpoints.hit("batch_before_commit")
-            self._producer.commit_transaction(60)
+            self._expect_return_within(COMMIT_TIMEOUT_S)
+            self._producer.commit_transaction(COMMIT_TIMEOUT_S)
+            self._call_deadline = None
             self._sequencer.commit()
         except KafkaException as exc:
+            self._call_deadline = None
             error = exc.args[0]
             if error.fatal():
                 raise
@@ -208,6 +217,18 @@ class LedgerWriter:
         if result.dead_lettered or result.skipped_redelivered or result.alerts:
             log.warning("batch: %d sequenced, %d alerts, %d dead-lettered, %d redelivered inputs skipped",
                         result.appended, result.alerts, result.dead_lettered, result.skipped_redelivered)  # fmt: skip
+
+    def _expect_return_within(self, timeout_s: float) -> None:
+        self._call_deadline = time.monotonic() + timeout_s + STALL_GRACE_S
+
+    def stalled(self) -> bool:
+        """A transactional call has overrun its own timeout by STALL_GRACE_S: the client is stuck, not slow.
+
+        Seen on this stack after a broker restart: send_offsets_to_transaction(..., 30) still blocked minutes
+        later (probably librdkafka#5511, a group coordinator cached from before the restart). The supervisor
+        then abandons this writer and builds a new one, whose transactional id and static member id fence it."""
+        deadline = self._call_deadline
+        return deadline is not None and time.monotonic() > deadline
 
     def _report_transient(self, err: KafkaError) -> None:
         """Log a transient consumer error once per kind and minute, not once per poll."""

@@ -52,3 +52,28 @@ def test_a_stop_during_the_backoff_ends_without_another_writer() -> None:
     threading.Timer(0.05, stop.set).start()
     assert supervise(make, stop, first_backoff_s=5.0) == 1
     assert runs == ["KafkaException"]
+
+
+class StuckWriter:
+    """Blocks in its run as a Kafka call did after a broker restart, and says it is stalled."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.own_stop: threading.Event | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        self.own_stop = stop
+        self.release.wait(10)
+
+    def stalled(self) -> bool:
+        return True
+
+
+def test_a_writer_stuck_past_its_call_timeout_is_abandoned_and_rebuilt() -> None:
+    stop, runs, make_scripted = scripted([None])
+    stuck = StuckWriter()
+    writers = [stuck]
+    assert supervise(lambda: writers.pop() if writers else make_scripted(), stop, first_backoff_s=0.01) == 1
+    assert runs == ["ran"]  # the next writer ran to the stop
+    assert stuck.own_stop is not None and stuck.own_stop.is_set()  # were it to return, it would end at once
+    stuck.release.set()
