@@ -61,6 +61,9 @@ PRODUCER_TUNING: dict[str, int | str] = {
 }
 CONSUMER_TUNING: dict[str, int | str] = {
     "fetch.max.bytes": 16 * 1024 * 1024,
+    # Prefetch at most 8 MB (about 8,000 events, several batches) instead of librdkafka's 64 MB, which a lagging
+    # worker fills (peak RSS over 150k events at max rate: 272 -> 218 MiB, benchmarks/path_benchmark.py).
+    "queued.max.messages.kbytes": 8 * 1024,
 }
 
 
