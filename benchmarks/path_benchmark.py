@@ -285,7 +285,7 @@ def ensure_scratch_topic(bootstrap: str) -> None:
             future.result(30)
 
 
-def print_stages(settings: Settings, pool: list, events: int, runs: int) -> None:
+def print_stages(settings: Settings, pool: list, events: int, runs: int) -> dict[str, float]:
     store = SchemaStore()
     encoded = [value for _, value, _ in pool[:events]]
     datums = [store.decode(v, reader="AuditEvent") for v in encoded]
@@ -305,6 +305,7 @@ def print_stages(settings: Settings, pool: list, events: int, runs: int) -> None
         f"  stream worker ceiling, one core (step + produce): {1e6 / core:,.0f} events/s; "
         f"sink ceiling: {1e6 / ours['sink insert (decode, project, insert)']:,.0f} events/s"
     )
+    return raw
 
 
 def main() -> int:
@@ -338,7 +339,7 @@ def main() -> int:
         print(f"events: ~{size:.0f} bytes Avro each; stack home {args.home}; machine: "
               f"{len(os.sched_getaffinity(0))} cores shared by Kafka, the ledger process, the stream "
               "worker and this benchmark")  # fmt: skip
-        print_stages(settings, pool, args.stage_events, args.runs)
+        raw = print_stages(settings, pool, args.stage_events, args.runs)
 
         poller = QueryablePoller(client, period_s=args.poll_s).start()
         try:
@@ -365,6 +366,9 @@ def main() -> int:
             + ", ".join(f"{name} {us:.0f}" for name, us in used.items())
             + f"); at most {len(os.sched_getaffinity(0)) * 1e6 / total:,.0f} events/s if every core did only this"
         )
+        bare = 1e6 / raw["bare produce (no work)"]
+        print(f"  end to end at max rate / bare produce of the same bytes (one core, no work): "
+              f"{top.events_per_s / bare:.3f} ({top.events_per_s:,.0f} / {bare:,.0f} events/s)")  # fmt: skip
         for name, pid in stream_pids(args.home).items():
             mem = memory_kb(pid)
             print(f"  {name} (pid {pid}) VmRSS {mem['VmRSS'] / 1024:.1f} MiB, peak VmHWM {mem['VmHWM'] / 1024:.1f} MiB")
