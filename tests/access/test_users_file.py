@@ -6,7 +6,6 @@ import base64
 import hashlib
 import os
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -85,30 +84,46 @@ def test_parse_errors_name_the_file_the_user_and_the_problem(text: str, message:
     assert str(error.value).startswith("/etc/auditledger/users.toml") and message in str(error.value)
 
 
-def test_unknown_user_and_wrong_password_get_the_same_answer_at_the_same_cost(tmp_path: Path) -> None:
+class ScryptCounter:
+    """Counts key derivations: what makes a wrong password cost the same as an unknown user."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = hashlib.scrypt
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(hashlib, "scrypt", counted)
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer_at_the_same_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "users.toml"
     write_users(path, {"ana": StoreUser("ana", Role.ANALYST, ("a",), HASH)})
     users = UsersFile(path)
     assert users.authenticate("ana", "correct horse battery") == read_users(path)["ana"]
-
-    def cost(name: str, password: str) -> float:
-        started = time.perf_counter()
-        assert users.authenticate(name, password) is None
-        return time.perf_counter() - started
-
-    wrong, unknown = min(cost("ana", "nope") for _ in range(3)), min(cost("zed", "nope") for _ in range(3))
-    assert 0.5 < wrong / unknown < 2.0  # both pay one scrypt; neither answers early
+    scrypt = ScryptCounter(monkeypatch)
+    assert users.authenticate("ana", "nope") is None
+    wrong = scrypt.calls
+    assert users.authenticate("zed", "nope") is None
+    unknown = scrypt.calls - wrong
+    assert wrong == unknown == 1  # both pay one scrypt; neither answers early
 
 
-def test_a_verified_password_is_remembered_until_the_file_changes(tmp_path: Path) -> None:
+def test_a_verified_password_is_remembered_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "users.toml"
     write_users(path, {"ana": StoreUser("ana", Role.ANALYST, ("a",), HASH)})
     users = UsersFile(path)
     assert users.authenticate("ana", "correct horse battery") is not None
-    started = time.perf_counter()
+    scrypt = ScryptCounter(monkeypatch)
     for _ in range(20):
         assert users.authenticate("ana", "correct horse battery") is not None
-    assert time.perf_counter() - started < 0.2  # no scrypt per request
+    assert scrypt.calls == 0  # no scrypt per request
     assert users.authenticate("ana", "correct horse batter") is None  # a remembered password is not a prefix match
     write_users(path, {"ana": StoreUser("ana", Role.ANALYST, ("a",), hash_password("a new password!"))})
     assert users.authenticate("ana", "correct horse battery") is None
