@@ -34,6 +34,7 @@ from confluent_kafka import (
 )
 
 from auditledger.config import Settings
+from auditledger.kafka_security import client_security
 from ledger.keyring import SigningKeys
 from schemas import SchemaStore
 from stream.admission_config import admission_of, dead_letters_of
@@ -84,7 +85,8 @@ class LedgerWriter:
                            "alerts": topics.alerts, "approvals_state": topics.approvals_state,
                            "siem": topics.siem}  # fmt: skip
         self._source_role = {topics.events: "events", topics.approvals: "approvals"}
-        common = {"bootstrap.servers": settings.kafka_bootstrap, **(kafka_config or {})}
+        kafka_config = {**client_security(settings), **(kafka_config or {})}  # TLS/SASL: every client below
+        common = {"bootstrap.servers": settings.kafka_bootstrap, **kafka_config}
         self._consumer = Consumer(
             {
                 **common,
