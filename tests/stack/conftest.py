@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -77,13 +78,20 @@ def started_stack(home: Path, idp: TokenFactory) -> LocalStack:
     return local
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterator[LocalStack]:
-    local = started_stack(tmp_path_factory.mktemp("stack"), idp)
+@contextmanager
+def stack_of_its_own(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory, name: str) -> Iterator[LocalStack]:
+    """A started stack in a fresh home, downed on exit: for tests that would disturb the session's stack."""
+    local = started_stack(tmp_path_factory.mktemp(name), idp)
     try:
         yield local
     finally:
         local.down()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterator[LocalStack]:
+    with stack_of_its_own(tmp_path_factory, idp, "stack") as local:
+        yield local
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +138,17 @@ def emit_stored_anchored(settings: Settings, ch, events: list[dict], timeout_s: 
     wait_for(lambda: demo.count_stored_ids(ch, ids) == len(ids), timeout_s, f"{len(ids)} events stored")
     assert demo.wait_anchored(ch, 60)
     return ids
+
+
+def paced_emit(settings: Settings, events: list[dict], seconds: float, failures: list, steps: int = 60) -> None:
+    """Emit `events` in `steps` flushed slices spread over `seconds`; a failure is appended, never lost."""
+    try:
+        with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:
+            step = max(1, len(events) // steps)
+            for i in range(0, len(events), step):
+                for event in events[i : i + step]:
+                    emitter.emit(event)
+                emitter.flush()
+                time.sleep(seconds / steps)
+    except Exception as exc:  # reported by the test
+        failures.append(exc)

@@ -5,31 +5,18 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 
 import pytest
 
 from auditledger.stack.processes import pid_alive, read_pid
 from producers.demo_session import demo_events
-from producers.emitter import AuditEmitter
-from tests.stack.conftest import wait_for
+from tests.stack.conftest import paced_emit, wait_for
 from tests.stack.test_end_to_end import counts_by_event, run_verify, wait_anchored
 
 pytestmark = pytest.mark.stack
 N_EVENTS = 6000
 
 
-def _paced_emit(settings, events: list[dict], seconds: float, failures: list) -> None:
-    try:
-        with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:
-            step = max(1, len(events) // 60)
-            for i in range(0, len(events), step):
-                for e in events[i : i + step]:
-                    emitter.emit(e)
-                emitter.flush()
-                time.sleep(seconds / 60)
-    except Exception as exc:  # reported by the test, never lost
-        failures.append(exc)
 
 
 def test_sigkilled_worker_resumes_without_gap_or_duplicate(stack, settings, ch) -> None:
@@ -38,7 +25,7 @@ def test_sigkilled_worker_resumes_without_gap_or_duplicate(stack, settings, ch) 
     failures: list = []
     # Paced well beyond a restart (recovery and group join take ~10 s here), so that the second kill
     # still lands while events are arriving instead of after a restarted worker has caught up on all.
-    sender = threading.Thread(target=_paced_emit, args=(settings, events, 40.0, failures))
+    sender = threading.Thread(target=paced_emit, args=(settings, events, 40.0, failures))
     sender.start()
     kills = 0
     try:

@@ -28,7 +28,7 @@ from producers.emitter import AuditEmitter, DeliveryError
 from producers.event_json import event_from_json
 from producers.spool import SpoolFullError
 from tests.identity.token_factory import TokenFactory
-from tests.stack.conftest import started_stack, wait_for
+from tests.stack.conftest import stack_of_its_own, wait_for
 from tests.stack.test_end_to_end import counts_by_event, run_verify, wait_anchored
 
 pytestmark = pytest.mark.stack
@@ -39,11 +39,8 @@ SPOOL_LIMIT = 32 * 1024  # a few dozen events
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterator[LocalStack]:
-    local = started_stack(tmp_path_factory.mktemp("broker-outage-stack"), idp)
-    try:
+    with stack_of_its_own(tmp_path_factory, idp, "broker-outage-stack") as local:
         yield local
-    finally:
-        local.down()
 
 
 def _stored_once(stack: LocalStack, ids: list[str], absent: list[str] = ()) -> None:

@@ -28,7 +28,7 @@ from producers.demo_session import demo_events
 from producers.emitter import AuditEmitter
 from stream.failpoints import ENV_MARKER, ENV_POINTS
 from tests.identity.token_factory import TokenFactory
-from tests.stack.conftest import started_stack, wait_for
+from tests.stack.conftest import stack_of_its_own, wait_for
 from tests.stack.test_end_to_end import counts_by_event, run_verify, wait_anchored
 
 pytestmark = pytest.mark.stack
@@ -41,11 +41,8 @@ KILLS = ["checkpoint_signed"] * 3 + ["batch_before_commit"] * 3 + ["random"] * 4
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterator[LocalStack]:
-    local = started_stack(tmp_path_factory.mktemp("sigkill-stack"), idp)
-    try:
+    with stack_of_its_own(tmp_path_factory, idp, "sigkill-stack") as local:
         yield local
-    finally:
-        local.down()
 
 
 class PacedEmitter(threading.Thread):

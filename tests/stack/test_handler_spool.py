@@ -22,7 +22,7 @@ from producers.background_delivery import BackgroundDelivery
 from producers.langchain_audit import AuditCallbackHandler
 from schemas import SchemaStore
 from tests.identity.token_factory import TokenFactory
-from tests.stack.conftest import started_stack, topic_bytes, wait_for
+from tests.stack.conftest import stack_of_its_own, topic_bytes, wait_for
 from tests.stack.langchain_stack import RecordingDelivery, session_rows, stored_counts, verify_ok
 
 pytestmark = pytest.mark.stack
@@ -43,11 +43,8 @@ class Outage:
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory, idp: TokenFactory) -> Iterator[LocalStack]:
-    local = started_stack(tmp_path_factory.mktemp("outage-stack"), idp)
-    try:
+    with stack_of_its_own(tmp_path_factory, idp, "outage-stack") as local:
         yield local
-    finally:
-        local.down()
 
 
 def run_in_thread(target) -> object:

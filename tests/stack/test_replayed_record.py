@@ -19,7 +19,7 @@ from producers.demo_session import demo_events
 from schemas import SchemaStore
 from stream.partition_reader import read_to_end, tail_consumer
 from tests.identity.token_factory import TokenFactory
-from tests.stack.conftest import emit_stored_anchored, started_stack, wait_for
+from tests.stack.conftest import emit_stored_anchored, stack_of_its_own, wait_for
 from tests.stack.test_end_to_end import run_verify
 
 pytestmark = pytest.mark.stack
@@ -27,11 +27,8 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = started_stack(tmp_path_factory.mktemp("replay-stack"), TokenFactory())
-    try:
+    with stack_of_its_own(tmp_path_factory, TokenFactory(), "replay-stack") as local:
         yield local
-    finally:
-        local.down()
 
 
 def ledger_messages(settings: Settings, partition: int) -> list[tuple[int, bytes]]:

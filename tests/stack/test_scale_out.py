@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -22,10 +21,9 @@ from auditledger.stack.local_stack import LocalStack, stream_name
 from auditledger.stack.processes import pid_alive, read_pid
 from ledger.clickhouse_client import store_client
 from producers.demo_session import demo_events
-from producers.emitter import AuditEmitter
 from stream.ledger_writer import GROUP_ID as STREAM_GROUP
 from tests.stack.approval_flow import Approvals, alerts_of, steps_of, stored_record, stored_records
-from tests.stack.conftest import POLICY, wait_for
+from tests.stack.conftest import POLICY, paced_emit, wait_for
 from tests.stack.test_end_to_end import counts_by_event, run_verify, wait_anchored
 
 pytestmark = pytest.mark.stack
@@ -95,17 +93,6 @@ class AssignmentLog:
                 self.seen.setdefault(worker, set()).update(partitions)
 
 
-def paced_emit(settings: Settings, events: list[dict], seconds: float, failures: list) -> None:
-    try:
-        with AuditEmitter(settings.kafka_bootstrap, topic=settings.topics.events) as emitter:
-            step = max(1, len(events) // 90)
-            for i in range(0, len(events), step):
-                for event in events[i : i + step]:
-                    emitter.emit(event)
-                emitter.flush()
-                time.sleep(seconds / 90)
-    except Exception as exc:  # reported by the test, never lost
-        failures.append(exc)
 
 
 def recovered_shards(stack: LocalStack, worker_id: str) -> set[int]:
@@ -132,7 +119,7 @@ def test_two_workers_share_the_partitions_through_a_join_and_a_kill(scaled: Loca
     events = list(demo_events(N_EVENTS, sessions=36, seed=8))
     ids = [e["event_id"] for e in events]
     failures: list = []
-    sender = threading.Thread(target=paced_emit, args=(settings, events, EMIT_SECONDS, failures))
+    sender = threading.Thread(target=paced_emit, args=(settings, events, EMIT_SECONDS, failures, 90))
     with AssignmentLog(settings) as assignments:
         sender.start()
         try:
