@@ -137,14 +137,16 @@ class QueryablePoller:
         self.high = {int(s): int(h) for s, h in rows}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._lock = threading.Lock()  # one HTTP session: the poll thread and `arrivals` must not overlap
 
     def _poll(self) -> None:
         started = time.perf_counter()
         past = " OR ".join(f"(shard = {s} AND seq > {h})" for s, h in self.high.items())
         known = ", ".join(str(s) for s in self.high) or "4294967295"
-        rows = self.client.query(
-            f"SELECT shard, seq FROM ledger_leaves WHERE {past or '0'} OR shard NOT IN ({known})"
-        ).result_rows
+        with self._lock:
+            rows = self.client.query(
+                f"SELECT shard, seq FROM ledger_leaves WHERE {past or '0'} OR shard NOT IN ({known})"
+            ).result_rows
         for shard, seq in rows:
             self.seen.setdefault((int(shard), int(seq)), started)
             self.high[int(shard)] = max(self.high.get(int(shard), -1), int(seq))
@@ -167,10 +169,11 @@ class QueryablePoller:
 
     def arrivals(self, since: datetime) -> dict[str, float]:
         """event id -> when its record was first seen, for the records sequenced since `since`."""
-        rows = self.client.query(
-            "SELECT shard, seq, toString(event_id) FROM ledger_records WHERE sequenced_at >= {since:DateTime64(6)}",
-            parameters={"since": since},
-        ).result_rows
+        with self._lock:
+            rows = self.client.query(
+                "SELECT shard, seq, toString(event_id) FROM ledger_records WHERE sequenced_at >= {since:DateTime64(6)}",
+                parameters={"since": since},
+            ).result_rows
         return {event_id: self.seen[(int(s), int(q))] for s, q, event_id in rows if (int(s), int(q)) in self.seen}
 
     def stop(self) -> None:
