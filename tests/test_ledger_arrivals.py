@@ -6,18 +6,13 @@ its HTTP interface, in process) with a fake consumer handing it real LedgerRecor
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import clickhouse_connect
 import pytest
 
 from ledger.anomalies import Arrival, KnownArrival, judge_arrival
 from ledger.ddl import ensure_schema
-from ledger.http_interface import ClickHouseHTTPInterface
 from ledger.sink import LedgerSink
 from ledger.store_verification import verify_store
 from ledger.verification_errors import MisroutedRecordError, ReplayedRecordError
@@ -99,16 +94,9 @@ class FakeConsumer:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[Any]:
-    options = {"access": None} if "access" in inspect.signature(ClickHouseHTTPInterface).parameters else {}
-    server = ClickHouseHTTPInterface(str(tmp_path / "store"), **options)
-    server.start()
-    try:
-        ch = clickhouse_connect.get_client(host="127.0.0.1", port=server.port)
-        ensure_schema(ch)
-        yield ch
-    finally:
-        server.stop()
+def client(http_store: Any) -> Any:
+    ensure_schema(http_store)
+    return http_store
 
 
 def shard_zero_records(n: int) -> list[bytes]:

@@ -3,20 +3,15 @@ deleted, their leaves stay, other tenants' records stay, and the store still ver
 
 from __future__ import annotations
 
-import inspect
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import clickhouse_connect
 import pytest
 
 from ledger.checkpoint_checks import StoredCheckpoint
 from ledger.ddl import CHECKPOINT_COLUMNS, LEDGER_RECORDS, RECORD_COLUMNS, ensure_retention, ensure_schema
-from ledger.http_interface import ClickHouseHTTPInterface
 from ledger.proof_bundle import check_bundle
 from ledger.prove_cli import prove_event
 from ledger.retention import RetentionPolicy
@@ -30,15 +25,9 @@ POLICY = RetentionPolicy.build(tenants={"ephemeral": 0}, allow_short=True)
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[Any]:
+def client(http_store: Any) -> Any:
     """The store behind ClickHouse's HTTP interface, as verify and prove reach it (verify streams two queries)."""
-    options = {"access": None} if "access" in inspect.signature(ClickHouseHTTPInterface).parameters else {}
-    server = ClickHouseHTTPInterface(str(tmp_path / "store"), **options)
-    server.start()
-    try:
-        yield clickhouse_connect.get_client(host="127.0.0.1", port=server.port)
-    finally:
-        server.stop()
+    return http_store
 
 
 def store_shard(client, shard: TwoTenantShard) -> None:
