@@ -16,6 +16,14 @@ from stream.shard_chain import ShardChain
 TAIL_WINDOW = 64
 
 
+def tail_reaches(start: int, low: int, earliest_seq: int | None, first_seq: int) -> bool:
+    """Whether a tail read from offset `start` holds every committed record from `first_seq` on.
+
+    A window that saw no committed record proves nothing: a dead worker's aborted transaction can fill it
+    (its records and markers take offsets, read_committed skips them). Only the partition's start does."""
+    return start == low or (earliest_seq is not None and earliest_seq <= first_seq)
+
+
 class ShardRecovery:
     """Callable that recovers a ShardChain for a shard; one Kafka consumer reused across shards."""
 
@@ -67,7 +75,7 @@ class ShardRecovery:
                 if record["seq"] >= first_seq:
                     entry = self._store.decode(record["entry"], reader="LedgerEntry")
                     found.append((record["seq"], record["leaf_hash"], entry["source_offset"], entry["source_topic"]))
-            if start == low or earliest_seen is None or earliest_seen <= first_seq:
+            if tail_reaches(start, low, earliest_seen, first_seq):
                 return found
             window *= 4
 
