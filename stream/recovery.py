@@ -7,6 +7,9 @@ transaction of a dead worker leaves no trace here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from confluent_kafka import TopicPartition
 
 from schemas import SchemaStore
@@ -22,6 +25,29 @@ def tail_reaches(start: int, low: int, earliest_seq: int | None, first_seq: int)
     A window that saw no committed record proves nothing: a dead worker's aborted transaction can fill it
     (its records and markers take offsets, read_committed skips them). Only the partition's start does."""
     return start == low or (earliest_seq is not None and earliest_seq <= first_seq)
+
+
+def own_records(shard: int, first_seq: int, records: Iterable[Mapping[str, Any]]) -> tuple[int | None, list]:
+    """The seq of the first record of `shard` read, and its records with seq >= first_seq, in offset order.
+
+    Someone with write access to audit.ledger can put another shard's record on this partition (misrouted) or
+    an exact copy of a record again (replayed); the sink keeps and verify names both. Recovery must not fold
+    them in, or one message would stop the writer (a seq out of order) or graft a foreign leaf onto the chain.
+    A *different* record at a seq already seen is kept: folding it fails, and a fork must stop the writer."""
+    earliest: int | None = None
+    kept: list[Mapping[str, Any]] = []
+    leaves: dict[int, bytes] = {}
+    for record in records:
+        if record["shard"] != shard:
+            continue
+        seq, leaf = record["seq"], bytes(record["leaf_hash"])
+        if earliest is None:
+            earliest = seq
+        if seq < first_seq or leaves.get(seq) == leaf:
+            continue
+        leaves[seq] = leaf
+        kept.append(record)
+    return earliest, kept
 
 
 class ShardRecovery:
@@ -55,7 +81,10 @@ class ShardRecovery:
             start = max(low, high - window)
             last = None
             for _, value in read_to_end(self._consumer, self._checkpoints, shard, start, self._timeout):
-                last = self._store.decode(value, reader="Checkpoint")
+                checkpoint = self._store.decode(value, reader="Checkpoint")
+                # Another shard's checkpoint, or an old one produced again, is not this shard's head.
+                if checkpoint["shard"] == shard and (last is None or checkpoint["tree_size"] > last["tree_size"]):
+                    last = checkpoint
             if last is not None or start == low:
                 return last
             window *= 4
@@ -66,16 +95,14 @@ class ShardRecovery:
         window = TAIL_WINDOW
         while True:
             start = low if first_seq == 0 else max(low, high - window)
-            found: list[tuple[int, bytes, int, str]] = []
-            earliest_seen = None
-            for _, value in read_to_end(self._consumer, self._ledger, shard, start, self._timeout):
-                record = self._store.decode(value, reader="LedgerRecord")
-                if earliest_seen is None:
-                    earliest_seen = record["seq"]
-                if record["seq"] >= first_seq:
+            tail = read_to_end(self._consumer, self._ledger, shard, start, self._timeout)
+            records = (self._store.decode(value, reader="LedgerRecord") for _, value in tail)
+            earliest_seen, kept = own_records(shard, first_seq, records)
+            if tail_reaches(start, low, earliest_seen, first_seq):
+                found = []
+                for record in kept:
                     entry = self._store.decode(record["entry"], reader="LedgerEntry")
                     found.append((record["seq"], record["leaf_hash"], entry["source_offset"], entry["source_topic"]))
-            if tail_reaches(start, low, earliest_seen, first_seq):
                 return found
             window *= 4
 

@@ -19,7 +19,7 @@ from auditledger.config import Settings
 from producers.demo_session import demo_events
 from producers.event_json import event_from_json
 from schemas import SchemaStore
-from stream.recovery import TAIL_WINDOW, ShardRecovery, tail_reaches
+from stream.recovery import TAIL_WINDOW, ShardRecovery
 from stream.sequencer import LedgerSequencer, Output, RawEvent
 from stream.shard_chain import ShardChain
 from tests.ledger_path import sequencer_parts
@@ -28,13 +28,6 @@ from tests.test_sequencer import SIGNER
 pytestmark = pytest.mark.stack
 
 CHECKPOINTED, COMMITTED, ABORTED = 10, 90, 3 * TAIL_WINDOW  # records in each transaction
-
-
-def test_a_window_without_committed_records_is_widened() -> None:
-    assert not tail_reaches(start=500, low=0, earliest_seq=None, first_seq=10)  # only aborted records seen
-    assert tail_reaches(start=0, low=0, earliest_seq=None, first_seq=0)  # the whole partition: nothing there
-    assert not tail_reaches(start=500, low=0, earliest_seq=11, first_seq=10)  # seq 10 lies before the window
-    assert tail_reaches(start=500, low=0, earliest_seq=10, first_seq=10)
 
 
 def _outputs(store: SchemaStore, n_events: int) -> tuple[list[Output], list[Output], list[Output]]:

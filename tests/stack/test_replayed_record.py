@@ -2,7 +2,7 @@
 
 Runs on a stack of its own (not the session's): the replayed messages stay in audit.ledger, and a later test
 that rewinds the sink (test_sink_replay) would meet them again. Bounded: one stack start (30-90 s), 30 events,
-two produced messages, three verify runs; about 2 minutes on the 2-core machine.
+two produced messages, a worker restart, three verify runs; about 2 minutes on the 2-core machine.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 
 from auditledger.config import Settings
 from auditledger.stack.local_stack import LocalStack
+from auditledger.stack.processes import pid_alive, read_pid, stop_pid_file
 from ledger.clickhouse_client import store_client
 from producers.demo_session import demo_events
 from schemas import SchemaStore
@@ -57,11 +58,14 @@ def test_a_replayed_and_a_misrouted_record_fail_verify_by_name(own_stack: LocalS
     assert run_verify(settings)[0] == 0
 
     store = SchemaStore()
-    shards = [p for p in range(settings.partitions) if ledger_messages(settings, p)]
-    assert len(shards) >= 2, "the demo events should reach two shards"
-    shard, other = shards[0], shards[1]
-    original_offset, value = ledger_messages(settings, shard)[0]
+    lengths = {p: len(ledger_messages(settings, p)) for p in range(settings.partitions)}
+    written = sorted((n, p) for p, n in lengths.items() if n > 0)
+    (_, other), (_, shard) = written[0], written[-1]
+    assert lengths[shard] > lengths[other] > 0, "the demo events should reach two shards unevenly"
+    # The copy carries the very seq `other` writes next: recovery that folded it in would graft a foreign leaf.
+    original_offset, value = ledger_messages(settings, shard)[lengths[other]]
     seq = store.decode(value, reader="LedgerRecord")["seq"]
+    assert seq == lengths[other]
     rows_before = ch.query("SELECT count() FROM ledger_records").result_rows[0][0]
 
     replay_offset = produce(settings, shard, value)  # the same bytes, to its own partition, later
@@ -84,8 +88,19 @@ def test_a_replayed_and_a_misrouted_record_fail_verify_by_name(own_stack: LocalS
     assert f"offset {replay_offset}" in named[("replayed", shard, seq)]
     assert f"partition {other} at offset {misroute_offset}" in named[("misrouted", shard, seq)]
 
-    # The store's admin clears the anomaly once it is explained: verify passes again, and the stream goes on.
+    # A worker started now recovers every shard past both copies: neither stops it nor joins a chain.
+    worker = read_pid(own_stack.pid_file("stream"))
+    stop_pid_file(own_stack.pid_file("stream"))
+    wait_for(lambda: not pid_alive(worker), 30, "the worker to stop")
+    own_stack.start_stream_worker(settings)
+    later = list(demo_events(30, sessions=6, seed=78))
+    emit_stored_anchored(settings, ch, later)
+    assert read_pid(own_stack.pid_file("stream")) != worker and pid_alive(read_pid(own_stack.pid_file("stream")))
+    after = {p: len(ledger_messages(settings, p)) for p in range(settings.partitions)}
+    assert after[other] > lengths[other] + 1, "the later events should reach the shard the copy was put on"
+
+    # The store's admin clears the anomaly once it is explained: verify passes again, every chain intact.
     ch.command("ALTER TABLE ledger_arrivals DELETE WHERE kind != 'stored' SETTINGS mutations_sync = 2")
-    emit_stored_anchored(settings, ch, list(demo_events(6, sessions=2, seed=78)))
     code, report = run_verify(settings)
     assert code == 0, report["problems"][:5]
+    assert sum(s["records"] for s in report["shards"]) == 60
