@@ -22,8 +22,8 @@ one query maps positions to event ids. An earlier poller that read ledger_record
 process about 60 µs of CPU per event at 3,000 events/s: cheap polling matters on two cores.
 
 --memory-check emits --memory-events (default 1,000,000) at max rate and prints the stream worker's RSS when
-100k and when all of them are stored: memory must stay flat as the log grows. It takes minutes, so it is
-`make bench-memory`, not part of `make bench`.
+100k, a quarter, half, three quarters and all of them are stored: memory must stay flat as the log grows.
+It takes minutes, so it is `make bench-memory`, not part of `make bench`.
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def stored_count(client: Any) -> int:
 
 def memory_check(settings: Settings, producer: Producer, client: Any, pool: list, count: int) -> int:
     """RSS of the stream worker(s) at 100k and at `count` events stored."""
-    marks = sorted({min(100_000, count), count})
+    marks = sorted({min(100_000, count), count} | {count * k // 4 for k in (1, 2, 3)})  # a curve, not two points
     base = stored_count(client)
     pids = stream_pids(settings.home)
     print(f"memory check: {count:,} events at max rate into {settings.home}; stream workers {pids}")
