@@ -2,7 +2,8 @@
 
 The shard's last committed checkpoint gives the frontier, last leaf and last consumed input offset;
 ledger records after it (if a crash left any) are folded in. Reads are read_committed, so an aborted
-transaction of a dead worker leaves no trace here.
+transaction of a dead worker leaves no record here, only used offsets (see tail_reaches); records that are
+not the stream's own writes are left out (see own_records).
 """
 
 from __future__ import annotations
