@@ -33,6 +33,7 @@ class TopicNames:
     deadletter: str = "audit.deadletter"
     alerts: str = "audit.alerts"
     siem: str = "audit.siem"
+    spool_cursors: str = "audit.spool.cursors"
 
 
 @dataclass(frozen=True)

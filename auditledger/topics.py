@@ -48,6 +48,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.deadletter, n, {"retention.ms": kept, "cleanup.policy": "delete"}),
         TopicSpec(t.alerts, n, {"retention.ms": kept, "cleanup.policy": "delete"}),
         TopicSpec(t.siem, n, {"retention.ms": str(30 * 24 * 3600 * 1000), "cleanup.policy": "delete"}),
+        # Where each emitter's spool delivery stands, committed with its events (producers/delivery_cursor.py):
+        # one partition, compacted by spool id, cleaned often (a restart reads it to its end).
+        TopicSpec(t.spool_cursors, 1, {"cleanup.policy": "compact", "segment.ms": str(3600 * 1000),
+                                       "min.cleanable.dirty.ratio": "0.1"}),  # fmt: skip
     ]
 
 

@@ -11,11 +11,18 @@ Permanent errors (message too large, not authorised, ...) never block the queue 
 dropped silently: the event is moved to `<spool dir>/rejected/<index>.avro` with a `.json` beside it
 (event id, reason), logged (event id and reason only) and passed to `on_delivery_error(event_id, reason)`.
 
-Restarts: a new BackgroundDelivery on the same directory resends every event the cursor does not
-acknowledge. Duplicate window: an event confirmed by Kafka whose acknowledgement was not yet committed
-(at most `sync_interval_s` of confirmations, or whatever was in flight when the process died, or
-when a fatal producer error made us resend what was in flight) is sent again after a restart. It keeps
-its event_id, so such a duplicate is recognisable; nothing is lost.
+Exactly once (the default): each batch read from the spool is produced in one Kafka transaction together with
+a cursor record on `audit.spool.cursors` (producers/delivery_cursor.py), and acknowledged in the spool only
+after the commit. A restart (of the process, or of a producer after a fatal error) first fences and aborts
+whatever its predecessor left open, then reads the committed cursor and resumes there: an event is in the
+log once, whenever the process died. The stream reads audit.events read_committed, so an aborted batch is
+never seen. The emitter's Kafka user needs write on the cursor topic and the `auditledger-spool-` transactional
+ids (docker-compose.yml's ACL job).
+
+`exactly_once=False` is plain idempotent delivery, for a cluster that grants no transactions. Restarts then
+resend every event the spool's cursor does not acknowledge: an event Kafka confirmed whose acknowledgement was
+not yet committed (at most `sync_interval_s` of confirmations, or what was in flight when the process died) is
+sent again after a restart, with its event_id, so such a duplicate is recognisable; nothing is lost.
 """
 
 from __future__ import annotations
@@ -31,10 +38,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from auditledger.config import Settings
 from auditledger.kafka_security import client_security
+from producers.delivery_cursor import (
+    DEFAULT_CURSOR_TOPIC,
+    committed_cursor,
+    cursor_record,
+    spool_identity,
+    transactional_id,
+)
 from producers.emitter import DEFAULT_TOPIC
 from producers.spool import DEFAULT_MAX_BYTES, DiskSpool
 from schemas import SchemaStore
@@ -47,6 +61,10 @@ client_log.addHandler(logging.NullHandler())
 
 _FRAME_HEAD = struct.Struct(">BH")  # event id length, key length
 _RETRY_CODES = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT}
+INIT_TIMEOUT_S = 10.0  # init_transactions while the broker is away: retried, and the stop flag checked, this often
+BATCH_TIMEOUT_S = 30.0  # a batch not confirmed within this is aborted and sent again
+TRANSACTION_TIMEOUT_MS = 60_000
+_SECURITY_PREFIXES = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.id")
 
 DeliveryErrorCallback = Callable[[str, str], None]
 
@@ -95,6 +113,8 @@ class BackgroundDelivery:
         store: SchemaStore | None = None,
         max_in_flight: int = 10_000,
         sync_interval_s: float = 0.05,
+        exactly_once: bool = True,
+        cursor_topic: str = DEFAULT_CURSOR_TOPIC,
     ) -> None:
         self.topic = topic
         self.spool = DiskSpool(spool_dir, max_bytes=max_bytes)
@@ -114,7 +134,16 @@ class BackgroundDelivery:
             "logger": client_log,
             "error_cb": self._on_client_error,
         }
+        self.exactly_once = exactly_once
+        self._cursor_topic = cursor_topic
+        self._identity = spool_identity(self.spool.directory) if exactly_once else None
+        if exactly_once:  # a transaction bounds a message's life: no infinite timeout; a failed batch is resent
+            self._config.update({"transactional.id": transactional_id(self._identity),
+                                 "transaction.timeout.ms": TRANSACTION_TIMEOUT_MS,
+                                 "message.timeout.ms": TRANSACTION_TIMEOUT_MS - 5_000})  # fmt: skip
         self._config.update(extra_config or {})
+        self._ready = False  # exactly once: transactions initialised and the committed cursor applied
+        self._in_transaction = False
         self._max_in_flight = max_in_flight
         self._sync_interval_s = sync_interval_s
         self._in_flight = 0
@@ -126,6 +155,7 @@ class BackgroundDelivery:
         self._commits = 0
         self._committed = threading.Condition()
         self.rejected: list[Rejection] = []
+        self._reported_at = -60.0
         self._producer = Producer(self._config)
         self._thread = threading.Thread(target=self._run, name="auditledger-delivery", daemon=True)
         self._thread.start()
@@ -134,7 +164,8 @@ class BackgroundDelivery:
     def for_settings(cls, settings: Settings, spool_name: str, **kwargs: Any) -> BackgroundDelivery:
         """Delivery to the settings' Kafka and events topic, spooling under `<home>/spool/<spool_name>`."""
         spool_dir = settings.home / "spool" / spool_name
-        return cls(settings.kafka_bootstrap, spool_dir, topic=settings.topics.events, **kwargs)
+        return cls(settings.kafka_bootstrap, spool_dir, topic=settings.topics.events,
+                   cursor_topic=settings.topics.spool_cursors, **kwargs)  # fmt: skip
 
     # -- the caller's side -------------------------------------------------------------------------
     def submit(self, datum: Mapping[str, Any]) -> str:
@@ -186,6 +217,118 @@ class BackgroundDelivery:
 
     # -- the delivery thread -------------------------------------------------------------------------
     def _run(self) -> None:
+        if self.exactly_once:
+            self._run_exactly_once()
+        else:
+            self._run_idempotent()
+
+    def _run_exactly_once(self) -> None:
+        """One transaction per batch: the events and the spool's cursor record commit together."""
+        last_sync = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                if self._fatal.is_set():
+                    self._recreate_producer()
+                if self._in_transaction:
+                    self._abort()  # until it succeeds: a new batch cannot begin before
+                if not self._ready:
+                    self._resume_from_committed_cursor()
+                batch = self.spool.read(self._max_in_flight)
+                if batch:
+                    self._deliver_in_transaction(batch)
+                if time.monotonic() - last_sync >= self._sync_interval_s:
+                    self._sync_and_commit()
+                    last_sync = time.monotonic()
+                if not batch:
+                    self._wake.wait(0.05)
+                    self._wake.clear()
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.fatal():
+                    self._fatal.set()
+                self._report_transient(error.str())
+                self.spool.rewind()
+                self._stop.wait(0.5)
+            except Exception:  # keep delivering; the spool still holds every event
+                log.exception("audit delivery loop error; retrying")
+                self.spool.rewind()
+                self._stop.wait(0.5)
+        if self._in_transaction:
+            self._abort()
+        self._sync_and_commit()
+
+    def _resume_from_committed_cursor(self) -> None:
+        """Fence the predecessor (its open transaction is aborted), then skip what it committed."""
+        self._producer.init_transactions(INIT_TIMEOUT_S)
+        config = {k: v for k, v in self._config.items() if k.startswith(_SECURITY_PREFIXES)}
+        consumer = Consumer({**config, "group.id": "auditledger-spool-cursor", "enable.auto.commit": False,
+                             "isolation.level": "read_committed", "enable.partition.eof": True,
+                             "logger": client_log})  # fmt: skip
+        try:
+            committed = committed_cursor(consumer, self._cursor_topic, self._identity, BATCH_TIMEOUT_S)
+        finally:
+            consumer.close()
+        skipped = self.spool.acknowledge_below(committed)
+        if skipped:
+            log.warning("audit delivery: %d spooled event(s) were already committed to Kafka; not sent again",
+                        skipped)  # fmt: skip
+        self.spool.rewind()
+        self._sync_and_commit()
+        self._ready = True
+
+    def _deliver_in_transaction(self, batch: list[tuple[int, bytes]]) -> None:
+        failed: list[tuple[int, bytes, KafkaError]] = []
+        self._producer.begin_transaction()
+        self._in_transaction = True
+        sent: list[int] = []
+        for index, record in batch:
+            event_id, key, value = unframe(record)
+
+            def report(err: KafkaError | None, msg: Message, index: int = index, record: bytes = record) -> None:
+                if err is not None:
+                    failed.append((index, record, err))
+
+            while True:
+                try:
+                    self._producer.produce(self.topic, value=value, key=key, on_delivery=report)
+                    sent.append(index)
+                    break
+                except BufferError:
+                    self._producer.poll(0.05)
+                except KafkaException as exc:  # refused before sending (too large, ...): set aside
+                    if exc.args[0].fatal() or exc.args[0].retriable():
+                        raise
+                    self._reject(index, record, event_id, exc.args[0].str())
+                    break
+        if not sent:  # everything was set aside: nothing to commit
+            self._abort()
+            return
+        cursor_key, cursor_value = cursor_record(self._identity, batch[-1][0] + 1)
+        self._producer.produce(self._cursor_topic, value=cursor_value, key=cursor_key, partition=0)
+        if self._producer.flush(BATCH_TIMEOUT_S):
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "batch not confirmed in time; sent again"))
+        refused = [(i, r, e) for i, r, e in failed if not (e.fatal() or e.retriable() or e.code() in _RETRY_CODES)]
+        for index, record, err in refused:
+            self._reject(index, record, unframe(record)[0], err.str())
+        if failed:
+            raise KafkaException(failed[0][2])  # abort; the rest of the batch is sent again
+        self._producer.commit_transaction(BATCH_TIMEOUT_S)
+        self._in_transaction = False
+        for index in sent:
+            self.spool.acknowledge(index)
+
+    def _abort(self) -> None:
+        self._producer.abort_transaction(BATCH_TIMEOUT_S)
+        self._in_transaction = False
+        self.spool.rewind()
+
+    def _report_transient(self, reason: str) -> None:
+        now = time.monotonic()
+        if now - self._reported_at >= 60.0:
+            self._reported_at = now
+            log.warning("audit delivery: %s (events stay spooled; retrying)", reason)
+
+    def _run_idempotent(self) -> None:
         last_sync = time.monotonic()
         while not self._stop.is_set():
             try:
@@ -284,4 +427,5 @@ class BackgroundDelivery:
         self._producer = Producer(self._config)
         self._in_flight = 0
         self._retry = []
+        self._ready = self._in_transaction = False  # exactly once: init again, which fences the old producer
         self.spool.rewind()

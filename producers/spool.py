@@ -237,6 +237,24 @@ class DiskSpool:
                 self._acked.remove(self._acked_below)
                 self._acked_below += 1
 
+    def acknowledge_below(self, index: int) -> int:
+        """Mark every record below `index` delivered (Kafka's committed cursor says so); returns how many were not."""
+        with self._lock:
+            if index <= self._acked_below:
+                return 0
+            end = self._segments[-1].end if self._segments else self._acked_below
+            if index > end:
+                raise SpoolCorruptError(f"audit spool {self.directory}: Kafka holds events up to index {index}, "
+                                        f"but the spool ends at {end}")  # fmt: skip
+            newly = index - self._acked_below - sum(1 for i in self._acked if i < index)
+            self._acked = {i for i in self._acked if i >= index}
+            self._acked_below = index
+            while self._acked_below in self._acked:
+                self._acked.remove(self._acked_below)
+                self._acked_below += 1
+            self._next_read = max(self._next_read, self._acked_below)
+            return newly
+
     def commit(self) -> None:
         """Write the cursor atomically if it moved, then delete the segments it wholly covers."""
         with self._lock:

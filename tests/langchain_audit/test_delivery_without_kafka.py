@@ -117,6 +117,7 @@ def test_refused_event_is_set_aside_reported_and_does_not_block_the_queue(tmp_pa
         tmp_path / "spool",
         extra_config={"message.max.bytes": 2000},
         on_delivery_error=lambda event_id, reason: errors.append((event_id, reason)),
+        exactly_once=False,  # with no broker, transactions never start (the exactly-once case: tests/stack)
     )
     capture = CapturingDelivery()
     handler = make_handler(capture)
