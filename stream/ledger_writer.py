@@ -96,6 +96,9 @@ class LedgerWriter:
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "session.timeout.ms": 10000,
+                # An input partition's end, as read_committed sees it: past a transactional producer's commit
+                # marker, which takes an offset below the high watermark (producers/background_delivery.py).
+                "enable.partition.eof": True,
                 **CONSUMER_TUNING,
                 # range: partition p of audit.events and of audit.approvals go to the same worker, the owner of shard p
                 "partition.assignment.strategy": "range",
@@ -154,10 +157,14 @@ class LedgerWriter:
         self._sequencer.approvals = ApprovalJoin(self._sequencer.approvals.policy, book)
         log.warning("approval table loaded from its changelog: %d requests", len(book))
 
-    def _drained(self, last: dict[tuple[str, int], int]) -> set[int]:
-        """Shards whose every input read in this batch is at its end."""
+    def _drained(self, last: dict[tuple[str, int], int], ended: set[tuple[str, int]]) -> set[int]:
+        """Shards whose every input read in this batch is at its end: the consumer said so (`ended`), or
+        nothing lies past the last offset read (a commit marker lies past it when the input was written in
+        transactions, so the watermark alone would never call that partition drained)."""
         behind = set()
         for (topic, shard), offset in last.items():
+            if (topic, shard) in ended:
+                continue
             try:
                 _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, shard), cached=True)
             except KafkaException:
@@ -177,20 +184,29 @@ class LedgerWriter:
     def process(self, messages: list[Message]) -> None:
         raws: list[RawEvent] = []
         last: dict[tuple[str, int], int] = {}
+        ended: set[tuple[str, int]] = set()  # partitions at their end after this batch's messages
         for msg in messages:
             err = msg.error()
             if err is not None:
                 if err.fatal():  # e.g. a static member fenced after a broker restart: rebuild (stream/services.py)
                     raise KafkaException(err)
-                if err.code() != KafkaError._PARTITION_EOF:  # transient (broker away): librdkafka retries
+                if err.code() == KafkaError._PARTITION_EOF:
+                    ended.add((msg.topic(), msg.partition()))
+                else:  # transient (broker away): librdkafka retries
                     self._report_transient(err)
                 continue
             role = self._source_role[msg.topic()]
             raws.append(RawEvent(msg.partition(), msg.offset(), msg.value(), _appended_at(msg), topic=role))
             last[(msg.topic(), msg.partition())] = msg.offset()
-        if not raws:
+            ended.discard((msg.topic(), msg.partition()))
+        if raws:
+            result = self._sequencer.process(raws, idle=self._drained(last, ended))
+        elif ended:  # the end came in a batch of its own: anchor the tails the last batch left open
+            result = self._sequencer.anchor_idle({shard for _, shard in ended})
+            if not result.outputs:
+                return
+        else:
             return
-        result = self._sequencer.process(raws, idle=self._drained(last))
         if any(out.role == "checkpoints" for out in result.outputs):
             self._failpoints.hit("checkpoint_signed")
         self._producer.begin_transaction()
@@ -198,9 +214,10 @@ class LedgerWriter:
             for out in result.outputs:
                 self._produce(self._out_topic[out.role], out.value, out.partition, out.key)
             offsets = [TopicPartition(topic, p, o + 1) for (topic, p), o in last.items()]
-            self._expect_return_within(SEND_OFFSETS_TIMEOUT_S)
-            self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(),
-                                                       SEND_OFFSETS_TIMEOUT_S)  # fmt: skip
+            if offsets:
+                self._expect_return_within(SEND_OFFSETS_TIMEOUT_S)
+                self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata(),
+                                                           SEND_OFFSETS_TIMEOUT_S)  # fmt: skip
             self._failpoints.hit("batch_before_commit")
             self._expect_return_within(COMMIT_TIMEOUT_S)
             self._producer.commit_transaction(COMMIT_TIMEOUT_S)

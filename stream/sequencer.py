@@ -191,9 +191,13 @@ class LedgerSequencer:
                 "info",
                 f"a late approval of request {step['request_id']} covers the action recorded at "
                 f"{join.covers['shard']}/{join.covers['seq']}: {', '.join(join.cleared)} cleared",
-                {"request_id": step["request_id"], "covers_shard": str(join.covers["shard"]),
-                 "covers_seq": str(join.covers["seq"]), "covers_event_id": join.covers["event_id"],
-                 "cleared_alert_ids": ",".join(str(i) for i in cleared_ids)},  # fmt: skip
+                {
+                    "request_id": step["request_id"],
+                    "covers_shard": str(join.covers["shard"]),
+                    "covers_seq": str(join.covers["seq"]),
+                    "covers_event_id": join.covers["event_id"],
+                    "cleared_alert_ids": ",".join(str(i) for i in cleared_ids),
+                },  # fmt: skip
             )
             self._raise_alerts((cleared,), follow, chain, seq, now, result)
 
@@ -236,6 +240,10 @@ class LedgerSequencer:
         """The batch's outputs were not written: undo its approval table changes, forget the shards."""
         self.approvals.book.rollback()
         self.forget_all()
+
+    def anchor_idle(self, shards: Iterable[int]) -> BatchResult:
+        """Checkpoints for the open tails of drained shards, when their end is learned after their last batch."""
+        return BatchResult(outputs=self.due_checkpoints([s for s in shards if s in self._chains], idle=True))
 
     def due_checkpoints(
         self, shards: Iterable[int], idle: bool | Collection[int], now: datetime | None = None

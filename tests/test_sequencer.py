@@ -130,3 +130,14 @@ def test_only_drained_shards_are_anchored_before_the_thresholds(store: SchemaSto
     assert later.outputs == []  # nothing new consumed: nothing to anchor until the shard sees input
     more = seq.due_checkpoints([0, 2], idle=True)
     assert sorted(store.decode(o.value, reader="Checkpoint")["tree_size"] for o in more) == [10, 10]
+
+
+def test_a_shard_whose_end_is_learned_after_its_batch_is_anchored_once(store: SchemaStore) -> None:
+    """A transactional emitter's commit marker hides the end of the input from the batch (stream/ledger_writer.py)."""
+    sequencer = _sequencer(store)
+    first = sequencer.process(_raws(store, 12, partitions=1), idle=False)
+    assert [o.role for o in first.outputs].count("checkpoints") == 0
+    anchored = sequencer.anchor_idle({0, 2})  # shard 2 has no chain here: nothing to anchor
+    checkpoints = _decoded(store, anchored.outputs, "checkpoints", "Checkpoint")
+    assert [(c["shard"], c["tree_size"]) for c in checkpoints] == [(0, 12)]
+    assert sequencer.anchor_idle({0}).outputs == []  # nothing new since
