@@ -61,7 +61,7 @@ client_log.addHandler(logging.NullHandler())
 
 _FRAME_HEAD = struct.Struct(">BH")  # event id length, key length
 _RETRY_CODES = {KafkaError._MSG_TIMED_OUT, KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT}
-INIT_TIMEOUT_S = 10.0  # init_transactions while the broker is away: retried, and the stop flag checked, this often
+INIT_TIMEOUT_S = 3.0  # init_transactions while the broker is away: retried, and the stop flag checked, this often
 BATCH_TIMEOUT_S = 30.0  # a batch not confirmed within this is aborted and sent again
 TRANSACTION_TIMEOUT_MS = 60_000
 _SECURITY_PREFIXES = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.id")
@@ -253,8 +253,7 @@ class BackgroundDelivery:
                 log.exception("audit delivery loop error; retrying")
                 self.spool.rewind()
                 self._stop.wait(0.5)
-        if self._in_transaction:
-            self._abort()
+        # An open batch is left to the next start's fencing, which aborts it: no waiting on an absent broker here.
         self._sync_and_commit()
 
     def _resume_from_committed_cursor(self) -> None:
