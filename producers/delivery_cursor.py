@@ -23,12 +23,13 @@ import json
 import logging
 import os
 import secrets
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
+
+from stream.partition_reader import PartitionReadError, messages_to_end
 
 DEFAULT_CURSOR_TOPIC = "audit.spool.cursors"
 ID_FILE = "spool-identity.json"
@@ -101,38 +102,22 @@ def committed_cursor(consumer: Consumer, topic: str, spool: SpoolIdentity, timeo
     Call after init_transactions, which resolves this spool's own open transaction: every cursor it
     committed then lies below the high watermark read here. Other spools' transactions may stay open above
     the stable offset for a moment; the read waits for them, up to `timeout_s`, but never past that mark."""
-    partition = TopicPartition(topic, 0)
-    low, high = consumer.get_watermark_offsets(partition, timeout=timeout_s, cached=False)
+    low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout_s, cached=False)
     if high <= low:
         return 0
-    consumer.assign([TopicPartition(topic, 0, low)])
-    deadline = time.monotonic() + timeout_s
     found = 0
     try:
-        while True:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                if time.monotonic() > deadline:
-                    raise DeliveryCursorError(f"{topic}: not read to offset {high} within {timeout_s}s")
+        for msg in messages_to_end(consumer, topic, 0, low, timeout_s, end=high):
+            if msg.key() != spool.id.encode() or msg.value() is None:
                 continue
-            err = msg.error()
-            if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
-                    raise DeliveryCursorError(f"{topic}: {err.str()}")
-                if msg.offset() >= high:
-                    return found
-                if time.monotonic() > deadline:
-                    raise DeliveryCursorError(f"{topic}: a transaction stays open below offset {high}")
-                time.sleep(0.05)
-                continue
-            if msg.key() == spool.id.encode() and msg.value() is not None:
-                next_index = authentic_next(msg.value(), spool)
-                if next_index is None:
-                    log.error("%s offset %d: a cursor record for spool %s that this spool did not write; ignored",
-                              topic, msg.offset(), spool.id)  # fmt: skip
-                else:
-                    found = max(found, next_index)
-            if msg.offset() >= high - 1:
-                return found
+            next_index = authentic_next(msg.value(), spool)
+            if next_index is None:
+                log.error("%s offset %d: a cursor record for spool %s that this spool did not write; ignored",
+                          topic, msg.offset(), spool.id)  # fmt: skip
+            else:
+                found = max(found, next_index)
+    except PartitionReadError as exc:
+        raise DeliveryCursorError(str(exc)) from exc
     finally:
         consumer.unassign()
+    return found

@@ -43,13 +43,15 @@ def read_to_end(
 
 
 def messages_to_end(
-    consumer: Consumer, topic: str, partition: int, start: int, timeout_s: float
+    consumer: Consumer, topic: str, partition: int, start: int, timeout_s: float, end: int | None = None
 ) -> Iterator[Message]:
     """Yield the messages from `start` to the end of the partition, once no transaction is open on it.
 
     A read_committed consumer stops at the last stable offset. While a transaction is still open
     (a dead worker's, not yet fenced or timed out) that is below the high watermark, and the tail
     read there would be stale: so keep waiting until the position reaches the high watermark.
+    With `end`, read to that offset only (a high watermark taken earlier), so that transactions
+    opened since, on a busy partition, cannot keep the read waiting.
     """
     tp = TopicPartition(topic, partition, start)
     consumer.assign([tp])
@@ -64,11 +66,16 @@ def messages_to_end(
         if err is None:
             if msg.offset() >= start:  # never a message prefetched for an earlier read
                 yield msg
+            if end is not None and msg.offset() >= end - 1:
+                return
             continue
         if err.code() != KafkaError._PARTITION_EOF:
             raise PartitionReadError(f"{topic}[{partition}]: {err.str()}")
-        _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s, cached=False)
         position = msg.offset()
+        if end is not None:
+            high = end
+        else:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s, cached=False)
         if position >= high:
             return
         if time.monotonic() > deadline:
