@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 
 from schemas import SchemaStore
-from schemas.action_fingerprint import action_fingerprint
 from stream.approvals.judgement import VIOLATION_KINDS
 from stream.approvals.rules import ApprovalPolicy, ApprovalRule
 from stream.masking.policy import default_policy
 from stream.ocsf import epoch_ms
 from stream.ocsf_findings import TITLES, detection_finding
 from stream.sequencer import RawEvent
+from tests.approval_state.test_join_in_sequencer import QUERY, step
 from tests.identity.token_factory import TokenFactory
 from tests.siem.feed import NOW, PRODUCT, agent_event, raw, run, sequencer
 from tests.siem.ocsf_required import problems
 
-QUERY = "DROP TABLE customers"
 APPROVALS = ApprovalPolicy(
     rules=(ApprovalRule("prod-ddl", ("dba",), 1, action_types=frozenset({"db.query"}), sql=frozenset({"ddl"})),),
     late_window_s=600,
@@ -79,19 +77,6 @@ def test_a_missing_identity_is_a_finding_on_the_record(store: SchemaStore) -> No
                                                           "type_uid": activity["type_uid"]}]  # fmt: skip
     keys = [out.key for out, _ in written.siem]
     assert keys == [activity["metadata"]["uid"].encode(), finding["metadata"]["uid"].encode()]
-
-
-def step(store: SchemaStore, kind: str, rid: str, subject: str, offset: int) -> RawEvent:
-    request = None
-    if kind == "requested":
-        request = {"action_type": "db.query", "action_name": "run_sql", "arguments": None, "query": QUERY,
-                   "fingerprint": action_fingerprint("db.query", "run_sql", None, QUERY), "resource": None,
-                   "risk": None, "reason": "OPS-1", "expires_at": NOW + timedelta(hours=1),
-                   "session_id": None}  # fmt: skip
-    datum = {"event_id": str(uuid.uuid4()), "request_id": rid, "tenant": "acme", "kind": kind, "occurred_at": NOW,
-             "actor": {"subject": subject, "groups": ["dba"], "kind": "user"}, "request": request,
-             "comment": None, "source": {"service": "approvals"}, "credential": None}  # fmt: skip
-    return RawEvent(0, offset, store.encode("ApprovalEvent", datum), topic="approvals")
 
 
 def covered_action(store: SchemaStore, offset: int, rid: str | None) -> RawEvent:
