@@ -64,6 +64,15 @@ def install_kafka(version: str = KAFKA_VERSION, log=print) -> Path:
     return libs
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (22 characters of URL-safe base64) that does not start with "-": the storage
+    tool would read it as an option, and one stack start in 64 failed with "expected one argument"."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 class KafkaBroker:
     """A single-node KRaft broker whose files live under `data_dir`.
 
@@ -134,8 +143,7 @@ class KafkaBroker:
         config = self._write_config()
         if (self.data_dir / "logs" / "meta.properties").exists():
             return
-        cluster_id = uuid.uuid4().bytes[:16]
-        cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+        cid = new_cluster_id()
         proc = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cid, "-c", str(config),
                        *(arg for user in self.scram_users for arg in ("--add-scram", user))),
