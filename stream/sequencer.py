@@ -241,9 +241,15 @@ class LedgerSequencer:
         self.approvals.book.rollback()
         self.forget_all()
 
-    def anchor_idle(self, shards: Iterable[int]) -> BatchResult:
-        """Checkpoints for the open tails of drained shards, when their end is learned after their last batch."""
-        return BatchResult(outputs=self.due_checkpoints([s for s in shards if s in self._chains], idle=True))
+    def anchor_idle(self, shards: Collection[int]) -> BatchResult:
+        """Checkpoints for the open tails of drained shards, when their end is learned after their last batch.
+
+        A shard this writer has not seen yet is recovered first: a writer that restarts (or is rebuilt) after
+        the last batch was committed but before its end was learned has nothing more to read, and the tail
+        that batch left open must still be anchored."""
+        for shard in shards:
+            self.ensure_shard(shard)
+        return BatchResult(outputs=self.due_checkpoints(shards, idle=True))
 
     def due_checkpoints(
         self, shards: Iterable[int], idle: bool | Collection[int], now: datetime | None = None

@@ -137,7 +137,19 @@ def test_a_shard_whose_end_is_learned_after_its_batch_is_anchored_once(store: Sc
     sequencer = _sequencer(store)
     first = sequencer.process(_raws(store, 12, partitions=1), idle=False)
     assert [o.role for o in first.outputs].count("checkpoints") == 0
-    anchored = sequencer.anchor_idle({0, 2})  # shard 2 has no chain here: nothing to anchor
+    anchored = sequencer.anchor_idle({0, 2})  # shard 2 has no records: nothing to anchor
     checkpoints = _decoded(store, anchored.outputs, "checkpoints", "Checkpoint")
     assert [(c["shard"], c["tree_size"]) for c in checkpoints] == [(0, 12)]
     assert sequencer.anchor_idle({0}).outputs == []  # nothing new since
+
+
+def test_a_restarted_writer_anchors_the_tail_its_predecessor_left_open(store: SchemaStore) -> None:
+    """The last batch committed, then the worker died before the end of its input was learned: the next writer
+    has nothing to read, recovers the shard on that end, and anchors it."""
+    before = _sequencer(store)
+    before.process(_raws(store, 12, partitions=1), idle=False)
+    left_open = before.ensure_shard(0)
+    assert left_open.checkpointed_size == 0 and left_open.next_seq == 12
+    restarted = _sequencer(store, recover=lambda shard: left_open)  # what recovery reads back from the output
+    checkpoints = _decoded(store, restarted.anchor_idle([0]).outputs, "checkpoints", "Checkpoint")
+    assert [(c["shard"], c["tree_size"]) for c in checkpoints] == [(0, 12)]
